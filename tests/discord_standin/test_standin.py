@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import discord
@@ -36,6 +36,15 @@ class Recorder(discord.Client):
             await message.channel.send("pong")
 
 
+class NoteModal(discord.ui.Modal, title="Note"):
+    text = discord.ui.TextInput(label="Text", custom_id="text")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            f"noted: {self.text.value}", file=discord.File(io.BytesIO(PNG), filename="n.png"), ephemeral=True
+        )
+
+
 @pytest.fixture
 async def client(discord_standin: DiscordStandin) -> AsyncIterator[Recorder]:
     bot = Recorder()
@@ -47,6 +56,7 @@ async def client(discord_standin: DiscordStandin) -> AsyncIterator[Recorder]:
     yield bot
     await bot.close()
     await asyncio.wait_for(task, 5)
+    assert not discord_standin.unknown_routes, "discord.py used a route the stand-in lacks"
 
 
 def _register(bot: Recorder, guild_id: int) -> None:
@@ -74,6 +84,10 @@ def _register(bot: Recorder, guild_id: int) -> None:
         return [app_commands.Choice(name=n, value=n) for n in ("Mira", "Max") if n.lower().startswith(current.lower())]
 
     bot.tree.add_command(persona, guild=discord.Object(guild_id))
+
+    @bot.tree.command(name="note", description="Open a modal", guild=discord.Object(guild_id))
+    async def note(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(NoteModal())
 
 
 class Buttons(discord.ui.View):
@@ -228,6 +242,71 @@ async def test_unknown_route_is_recorded(client: Recorder, discord_standin: Disc
     with pytest.raises(discord.NotFound):
         await client.fetch_guild_preview(discord_standin.default.guild.id)
     assert discord_standin.unknown_routes
+    discord_standin.unknown_routes.clear()
+
+
+async def test_server_error_500_is_retried(client: Recorder, discord_standin: DiscordStandin) -> None:
+    # discord.py sleeps 1 + 2*tries seconds between 5xx retries: one retry costs 1 s.
+    world = discord_standin.default
+    discord_standin.fail_next("POST", r"/messages$", status=500)
+    await client.get_channel(world.general.id).send("after a 500")
+    assert [m.content for m in discord_standin.messages].count("after a 500") == 1
+
+
+async def test_modal_submit_and_ephemeral_file_response(client: Recorder, discord_standin: DiscordStandin) -> None:
+    world = discord_standin.default
+    opened = await discord_standin.invoke_slash(world.guild, world.general, world.member, "note")
+    modal = await opened.wait_for_response()
+    assert modal.type == 9 and modal.data["custom_id"]
+    handle = await discord_standin.submit_modal(world.general, world.member, modal.data["custom_id"], {"text": "hi"})
+    await handle.wait_for_response()
+    assert handle.ephemeral and handle.original.content == "noted: hi"
+    assert handle.original.files[0].data == PNG and handle.original.ephemeral
+
+
+async def test_without_message_content_only_mentions_carry_text(discord_standin: DiscordStandin) -> None:
+    world = discord_standin.default
+    seen: list[discord.Message] = []
+    bot = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.1)
+    bot.event(_append_to(seen))
+    await bot.login(discord_standin.token)
+    task = asyncio.create_task(bot.connect())
+    await discord_standin.wait_until_connected()
+    await discord_standin.user_says(world.general, world.member, "secret")
+    await discord_standin.user_says(world.general, world.member, "hey you", mentions_bot=True)
+    for _ in range(100):
+        if len(seen) == 2:
+            break
+        await asyncio.sleep(0.02)
+    await bot.close()
+    await asyncio.wait_for(task, 5)
+    assert [m.content for m in seen] == ["", f"<@{discord_standin.world.bot.id}> hey you"]
+
+
+def _append_to(seen: list[discord.Message]) -> Callable[[discord.Message], Awaitable[None]]:
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message)
+
+    return on_message
+
+
+async def test_auto_sharded_client_uses_gateway_bot(discord_standin: DiscordStandin) -> None:
+    bot = discord.AutoShardedClient(intents=discord.Intents.default(), guild_ready_timeout=0.1)
+    ready = asyncio.Event()
+    bot.event(_set_on_ready(ready))
+    await bot.login(discord_standin.token)
+    task = asyncio.create_task(bot.connect())
+    await asyncio.wait_for(ready.wait(), 5)
+    assert len(bot.guilds) == 2 and ("GET", "/gateway/bot") in discord_standin.requests
+    await bot.close()
+    await asyncio.wait_for(task, 5)
+
+
+def _set_on_ready(ready: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    async def on_ready() -> None:
+        ready.set()
+
+    return on_ready
 
 
 async def test_json_content_type_is_exact(discord_standin: DiscordStandin) -> None:

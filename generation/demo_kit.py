@@ -1,0 +1,291 @@
+"""The `demo` model: a tiny random-weight Stable Diffusion pipeline with a matching IP-Adapter, LoRAs and references.
+
+Everything is built offline from fixed seeds, so the same kit comes out on every machine. Pictures are noise, but
+every code path (from_pretrained, LoRA loading, IP-Adapter loading, batching) is the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from generation.demo_vocab import DEMO_WORDS
+
+KIT_VERSION = "v1"
+IP_ADAPTER_WEIGHTS = "ip-adapter.safetensors"
+
+
+@dataclass(frozen=True)
+class DemoShape:
+    """Sizes of the demo networks. `tiny` keeps tests fast; `bench` is big enough that denoising dominates."""
+
+    name: str
+    unet_channels: tuple[int, ...]
+    unet_layers: int
+    text_dim: int
+    vae_channels: tuple[int, ...]
+    groups: int
+    image_size: int  # default picture size in pixels
+
+
+SHAPES = {
+    "tiny": DemoShape("tiny", (16, 32), 1, 16, (8, 8, 8, 8), 4, 64),
+    "bench": DemoShape("bench", (64, 128), 2, 64, (16, 32, 32, 32), 8, 128),
+}
+
+
+@dataclass(frozen=True)
+class DemoKit:
+    """Paths of a written demo kit (the layout `selfiebot demo-kit DIR` produces)."""
+
+    root: Path
+
+    @property
+    def pipeline(self) -> Path:
+        return self.root / "pipeline"
+
+    @property
+    def ip_adapter(self) -> Path:
+        return self.root / "ip_adapter"
+
+    @property
+    def loras(self) -> list[Path]:
+        return sorted((self.root / "loras").glob("*.safetensors"))
+
+    @property
+    def references(self) -> list[Path]:
+        return sorted((self.root / "references").glob("*.png"))
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """CLIP's byte-to-printable-character table (every byte gets a visible stand-in character)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, (chr(c) for c in chars), strict=True))
+
+
+def build_demo_tokenizer():
+    """A CLIP BPE tokenizer built in memory: bytes, plus whole-word merges for common prompt words."""
+    from transformers import CLIPTokenizer
+
+    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in _bytes_to_unicode().values():
+        vocab.setdefault(char, len(vocab))
+        vocab.setdefault(char + "</w>", len(vocab))
+    merges: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for word in DEMO_WORDS:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        current = pieces[0]
+        for piece in pieces[1:]:
+            merge = (current, piece)
+            current = current + piece
+            if merge not in seen:
+                seen.add(merge)
+                merges.append(merge)
+            vocab.setdefault(current, len(vocab))
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+
+
+def build_demo_pipeline(shape: DemoShape):
+    """The tiny SD pipeline itself (random weights from fixed seeds)."""
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = build_demo_tokenizer()
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=shape.image_size // 8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=shape.unet_channels,
+        layers_per_block=shape.unet_layers,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=shape.text_dim,
+        attention_head_dim=4,
+        norm_num_groups=shape.groups,
+    )
+    torch.manual_seed(1)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=shape.vae_channels,
+        down_block_types=("DownEncoderBlock2D",) * len(shape.vae_channels),
+        up_block_types=("UpDecoderBlock2D",) * len(shape.vae_channels),
+        latent_channels=4,
+        norm_num_groups=shape.groups,
+        sample_size=shape.image_size,
+    )
+    torch.manual_seed(2)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=shape.text_dim,
+            intermediate_size=shape.text_dim * 2,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            projection_dim=shape.text_dim,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    scheduler = PNDMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True, steps_offset=1
+    )
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    )
+
+
+def build_demo_ip_adapter(unet, shape: DemoShape):
+    """A tiny CLIP image encoder and IP-Adapter weights whose shapes fit `unet` (plain IP-Adapter layout)."""
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(3)
+    encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=shape.text_dim,
+            intermediate_size=shape.text_dim * 2,
+            projection_dim=shape.text_dim,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        )
+    )
+    cross_dim = unet.config.cross_attention_dim
+    generator = torch.Generator().manual_seed(4)
+    weights = {
+        "image_proj.proj.weight": torch.randn(cross_dim * 4, shape.text_dim, generator=generator) * 0.3,
+        "image_proj.proj.bias": torch.zeros(cross_dim * 4),
+        "image_proj.norm.weight": torch.ones(cross_dim),
+        "image_proj.norm.bias": torch.zeros(cross_dim),
+    }
+    # Numbering follows diffusers' converter: 1, 3, 5, ... over the cross-attention processors in order.
+    key_id = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        hidden = _hidden_size_for(name, unet.config.block_out_channels)
+        for which in ("to_k_ip", "to_v_ip"):
+            weights[f"ip_adapter.{key_id}.{which}.weight"] = torch.randn(hidden, cross_dim, generator=generator) * 0.3
+        key_id += 2
+    return encoder, weights
+
+
+def _hidden_size_for(processor_name: str, channels: tuple[int, ...]) -> int:
+    if processor_name.startswith("mid_block"):
+        return channels[-1]
+    block_id = int(processor_name.split(".")[1])
+    if processor_name.startswith("up_blocks"):
+        return list(reversed(channels))[block_id]
+    return channels[block_id]
+
+
+def build_demo_lora(pipe, seed: int, rank: int, targets: list[str]) -> dict[str, torch.Tensor]:
+    """A random UNet LoRA in diffusers' format, made through peft exactly as a trained one would be saved.
+
+    UNet only: with transformers 5 and peft 0.21, diffusers' text-encoder LoRA path goes through transformers'
+    adapter loader, which asks for a newer peft. Text-encoder LoRAs of real users still get per-sample routing.
+    """
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    config = LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, init_lora_weights=False)
+    pipe.unet.add_adapter(config, adapter_name="kit")
+    packed = StableDiffusionPipeline.pack_weights(get_peft_model_state_dict(pipe.unet, adapter_name="kit"), "unet")
+    pipe.unet.delete_adapters("kit")
+    return {key: value.detach().clone().contiguous() for key, value in packed.items()}
+
+
+def build_demo_reference(index: int, size: int = 64) -> Image.Image:
+    """A deterministic abstract 'photo': a gradient background and a few shapes in a palette per index."""
+    rng = np.random.default_rng(100 + index)
+    base = rng.integers(0, 256, size=3)
+    gradient = np.linspace(0, 1, size)[None, :, None]
+    pixels = (base[None, None, :] * (0.4 + 0.6 * gradient)).astype(np.uint8).repeat(size, axis=0)
+    image = Image.fromarray(pixels, "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        x0, y0 = rng.integers(0, size - 16, size=2)
+        extent = rng.integers(8, 24)
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        draw.ellipse([int(x0), int(y0), int(x0 + extent), int(y0 + extent)], fill=colour)
+    return image
+
+
+LORA_SPECS = [
+    ("freckles", 10, 4, ["to_q", "to_k", "to_v", "to_out.0"]),
+    ("watercolor", 11, 8, ["to_k", "to_v", "proj_in", "proj_out"]),
+    ("film-grain", 12, 4, ["to_q", "to_v", "ff.net.2", "conv1"]),
+]
+
+
+def write_demo_kit(root: Path, shape_name: str = "tiny") -> DemoKit:
+    """Write the whole kit to `root` (pipeline/, ip_adapter/, loras/, references/)."""
+    from safetensors.torch import save_file
+
+    shape = SHAPES[shape_name]
+    root = Path(root)
+    pipe = build_demo_pipeline(shape)
+    pipe.save_pretrained(root / "pipeline", safe_serialization=True)
+    encoder, ip_weights = build_demo_ip_adapter(pipe.unet, shape)
+    (root / "ip_adapter").mkdir(parents=True, exist_ok=True)
+    encoder.save_pretrained(root / "ip_adapter" / "image_encoder", safe_serialization=True)
+    save_file(ip_weights, str(root / "ip_adapter" / IP_ADAPTER_WEIGHTS))
+    (root / "loras").mkdir(parents=True, exist_ok=True)
+    for name, seed, rank, targets in LORA_SPECS:
+        weights = build_demo_lora(pipe, seed, rank, targets)
+        save_file(weights, str(root / "loras" / f"{name}.safetensors"))
+    (root / "references").mkdir(parents=True, exist_ok=True)
+    for index in range(3):
+        build_demo_reference(index).save(root / "references" / f"reference-{index + 1}.png")
+    return DemoKit(root)
+
+
+def ensure_demo_kit(cache_dir: Path, shape_name: str = "tiny") -> DemoKit:
+    """The cached kit under `cache_dir`, built once (atomically, so a crash never leaves half a kit)."""
+    target = Path(cache_dir) / f"demo-{shape_name}-{KIT_VERSION}"
+    if (target / "pipeline" / "model_index.json").exists():
+        return DemoKit(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write_demo_kit(staging, shape_name)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            # Another process finished first; its kit is identical.
+            if not (target / "pipeline" / "model_index.json").exists():
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return DemoKit(target)

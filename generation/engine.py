@@ -1,0 +1,208 @@
+"""The synchronous core: one loaded pipeline, its adapter and reference caches, and batched pipeline calls.
+
+Only the service's worker thread calls into an Engine; nothing here is thread-safe on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from generation.adapters import BASE, AdapterCache
+from generation.assets import ContentHashes
+from generation.devices import default_dtype, resolve_device
+from generation.errors import GenerationError
+from generation.loading import LoadedModel, find_ip_adapter_weights, ip_adapter_identity, load_pipeline
+from generation.references import ReferenceCache, ReferenceEmbeddings
+from generation.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedRequest:
+    """A request with its persona assets resolved to resident adapters and cached embeddings."""
+
+    request: GenerationRequest
+    adapter: str | None = None
+    lora_hash: str | None = None
+    embeddings: ReferenceEmbeddings | None = None
+    reference_hash: str | None = None
+
+
+class IPAdapterSwitch:
+    """Turns the IP-Adapter on for batches with references and off for batches without.
+
+    A UNet with IP-Adapter processors insists on image embeddings, so pictures without a reference run with the
+    original processors, exactly as a pipeline that never loaded the IP-Adapter would.
+    """
+
+    def __init__(self, pipe, folder: Path) -> None:
+        self._pipe = pipe
+        unet = pipe.unet
+        self._plain = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
+        weight_name = find_ip_adapter_weights(folder)
+        pipe.load_ip_adapter(str(folder), subfolder="", weight_name=weight_name, image_encoder_folder="image_encoder")
+        self._with_ip = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
+        from diffusers.models.embeddings import ImageProjection
+
+        self.wants_hidden_states = not isinstance(unet.encoder_hid_proj.image_projection_layers[0], ImageProjection)
+        self.identity = ip_adapter_identity(folder, weight_name)
+        self._on: bool | None = None
+        self.disable()
+
+    def enable(self, scale: float) -> None:
+        if self._on is not True:
+            self._apply(self._with_ip)
+            self._on = True
+        self._pipe.set_ip_adapter_scale(scale)
+
+    def disable(self) -> None:
+        if self._on is not False:
+            self._apply(self._plain)
+            self._on = False
+
+    def _apply(self, state) -> None:
+        processors, hid_proj, hid_type = state
+        unet = self._pipe.unet
+        unet.set_attn_processor(dict(processors))  # diffusers pops from the dict it is given
+        unet.encoder_hid_proj = hid_proj
+        unet.config.encoder_hid_dim_type = hid_type
+
+
+class Engine:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        ip_adapter: Path | None = None,
+        lora_capacity: int = 8,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.pipe = loaded.pipe
+        self.model_label = loaded.label
+        self.device = self.pipe._execution_device
+        self._hashes = ContentHashes()
+        self.adapters = AdapterCache(self.pipe, lora_capacity, self._hashes)
+        self._ip: IPAdapterSwitch | None = None
+        self.references: ReferenceCache | None = None
+        ip_folder = ip_adapter or loaded.default_ip_adapter
+        if ip_folder:
+            self._ip = IPAdapterSwitch(self.pipe, Path(ip_folder))
+            disk = Path(cache_dir) / "embeddings" if cache_dir else None
+            self.references = ReferenceCache(
+                self.pipe, disk, self._ip.identity, self._ip.wants_hidden_states, self._hashes
+            )
+
+    @classmethod
+    def load(
+        cls,
+        model: str = "demo",
+        device: str = "auto",
+        data_dir: Path = Path("data"),
+        ip_adapter: Path | None = None,
+        lora_capacity: int = 8,
+        dtype: torch.dtype | None = None,
+    ) -> Engine:
+        resolved = resolve_device(device)
+        loaded = load_pipeline(model, resolved, dtype or default_dtype(resolved), Path(data_dir))
+        return cls(loaded, ip_adapter=ip_adapter, lora_capacity=lora_capacity, cache_dir=Path(data_dir) / "cache")
+
+    @property
+    def supports_references(self) -> bool:
+        return self.references is not None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the pipeline's text encoder sees for `text`, without BOS/EOS."""
+        return len(self.pipe.tokenizer(text, add_special_tokens=False, truncation=False).input_ids)
+
+    def prepare(self, request: GenerationRequest, pinned: set[str] = frozenset()) -> PreparedRequest:
+        """Resolve the request's LoRA and reference. Raises InvalidAssetError for unusable files."""
+        prepared = PreparedRequest(request)
+        if request.lora_path:
+            prepared.adapter, prepared.lora_hash = self.adapters.ensure(Path(request.lora_path), pinned)
+        if request.reference_path:
+            if self.references is None:
+                raise GenerationError("Reference images need an IP-Adapter; set IP_ADAPTER to its folder.")
+            prepared.embeddings, prepared.reference_hash = self.references.get(Path(request.reference_path))
+        return prepared
+
+    def run(
+        self,
+        batch: list[PreparedRequest],
+        on_step: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        """One pipeline call for the whole batch; returns one PIL image per request, in order.
+
+        Each sample gets its own generator (so it equals its solo picture), its own LoRA and its own embeddings.
+        """
+        first = batch[0].request
+        if any(p.request.batch_key != first.batch_key for p in batch):
+            raise ValueError("A batch must share size, steps and guidance.")
+        scales = {p.adapter: p.request.lora_scale for p in batch if p.adapter}
+        self.adapters.set_scales(scales)
+        extra = self._reference_arguments(batch)
+        generators = [torch.Generator("cpu").manual_seed(p.request.seed) for p in batch]
+
+        def step_end(pipe, step, timestep, tensors):
+            if on_step is not None:
+                on_step(step + 1, first.steps)
+            if should_stop is not None and should_stop():
+                pipe._interrupt = True
+            return tensors
+
+        with (
+            self.adapters.route([p.adapter or BASE for p in batch]),
+            _per_sample_image_embeds(self.pipe, extra),
+            torch.inference_mode(),
+        ):
+            output = self.pipe(
+                prompt=[p.request.prompt for p in batch],
+                negative_prompt=[p.request.negative_prompt for p in batch],
+                num_inference_steps=first.steps,
+                guidance_scale=first.guidance,
+                width=first.width,
+                height=first.height,
+                generator=generators,
+                callback_on_step_end=step_end,
+                **extra,
+            )
+        return output.images
+
+    def _reference_arguments(self, batch: list[PreparedRequest]) -> dict:
+        with_reference = [p.embeddings is not None for p in batch]
+        if not any(with_reference):
+            if self._ip is not None:
+                self._ip.disable()
+            return {}
+        scales = {p.request.ip_scale for p in batch}
+        if not all(with_reference) or len(scales) != 1:
+            raise ValueError("A batch with references must give every sample one, at one IP-Adapter scale.")
+        self._ip.enable(scales.pop())
+        # Per-sample embeddings in the layout the UNet takes: [negatives..., positives...] along the batch.
+        # Passing the images would blend different references across the batch (diffusers #9813), and precomputed
+        # embeddings are repeated per prompt by the pipeline; `_per_sample_image_embeds` hands these over as they are.
+        positive = torch.cat([p.embeddings.positive[None] for p in batch])
+        if batch[0].request.guidance > 1:
+            negative = torch.cat([p.embeddings.negative[None] for p in batch])
+            positive = torch.cat([negative, positive])
+        return {"ip_adapter_image_embeds": [positive.to(self.device)]}
+
+
+@contextmanager
+def _per_sample_image_embeds(pipe, extra: dict) -> Iterator[None]:
+    """Make the pipeline use our per-sample IP-Adapter embeddings unchanged for this call."""
+    embeds = extra.get("ip_adapter_image_embeds")
+    if embeds is None:
+        yield
+        return
+    pipe.prepare_ip_adapter_image_embeds = lambda *args, **kwargs: embeds
+    try:
+        yield
+    finally:
+        del pipe.prepare_ip_adapter_image_embeds  # the class method shows through again

@@ -42,7 +42,9 @@ def load_pipeline(model: str, device: torch.device, dtype: torch.dtype, cache_di
         elif path.is_file():
             pipe = _from_single_file(path, dtype)
         elif model.startswith((".", "/", "~")):
-            raise ModelLoadError(f"MODEL={model} does not exist; point it at a diffusers folder or a .safetensors file.")
+            raise ModelLoadError(
+                f"MODEL={model} does not exist; point it at a diffusers folder or a .safetensors file."
+            )
         else:
             pipe = _from_hub_id(model, dtype)
     pipe.to(device)

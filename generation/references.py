@@ -94,7 +94,10 @@ class ReferenceCache:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_suffix(".tmp")
-        tensors = {"positive": embeddings.positive.cpu().contiguous(), "negative": embeddings.negative.cpu().contiguous()}
+        tensors = {
+            "positive": embeddings.positive.cpu().contiguous(),
+            "negative": embeddings.negative.cpu().contiguous(),
+        }
         save_file(tensors, str(staging))
         staging.replace(path)
 

@@ -1,0 +1,107 @@
+"""`selfiebot render` and `selfiebot demo-kit`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def demo_kit_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="selfiebot demo-kit", description="Write the offline demo model kit.")
+    parser.add_argument("directory", type=Path, help="where to write pipeline/, ip_adapter/, loras/, references/")
+    parser.add_argument("--shape", choices=["tiny", "bench"], default="tiny", help="network size (default: tiny)")
+    args = parser.parse_args(argv)
+    from generation.demo_kit import write_demo_kit
+
+    kit = write_demo_kit(args.directory, args.shape)
+    print(
+        json.dumps(
+            {
+                "pipeline": str(kit.pipeline),
+                "ip_adapter": str(kit.ip_adapter),
+                "loras": [str(p) for p in kit.loras],
+                "references": [str(p) for p in kit.references],
+            }
+        )
+    )
+    return 0
+
+
+def _render_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="selfiebot render", description="Render one picture, reproducibly.")
+    parser.add_argument("--model", required=True, help="diffusers folder, hub id, .safetensors file, or demo")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--negative", default="")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=7.0)
+    parser.add_argument("--width", type=int, help="default: the model's native size")
+    parser.add_argument("--height", type=int, help="default: the model's native size")
+    parser.add_argument("--lora", type=Path)
+    parser.add_argument("--lora-scale", type=float, default=1.0)
+    parser.add_argument("--reference", type=Path)
+    parser.add_argument("--ip-adapter", type=Path, help="IP-Adapter folder (weights + image_encoder/)")
+    parser.add_argument("--ip-scale", type=float, default=0.6)
+    parser.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
+    parser.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def render_main(argv: list[str]) -> int:
+    args = _render_parser().parse_args(argv)
+    if args.reference and not args.ip_adapter and args.model != "demo":
+        print("selfiebot render: --reference needs --ip-adapter DIR.", file=sys.stderr)
+        return 2
+    from generation.devices import default_dtype, resolve_device
+    from generation.engine import Engine
+    from generation.errors import GenerationError
+    from generation.loading import load_pipeline
+    from generation.request import GenerationRequest
+
+    try:
+        device = resolve_device(args.device)
+        dtype = default_dtype(device)
+        loaded = load_pipeline(args.model, device, dtype, Path(os.environ.get("DATA_DIR", "data")))
+        engine = Engine(loaded, ip_adapter=args.ip_adapter if args.reference else None, cache_dir=None)
+        if not args.reference:
+            loaded.default_ip_adapter = None
+        native = engine.pipe.unet.config.sample_size * engine.pipe.vae_scale_factor
+        request = GenerationRequest(
+            prompt=args.prompt,
+            negative_prompt=args.negative,
+            seed=args.seed,
+            steps=args.steps,
+            guidance=args.guidance,
+            width=args.width or native,
+            height=args.height or native,
+            lora_path=args.lora,
+            lora_scale=args.lora_scale,
+            reference_path=args.reference,
+            ip_scale=args.ip_scale,
+        )
+        started = time.perf_counter()
+        prepared = engine.prepare(request)
+        image = engine.run([prepared])[0]
+        elapsed = time.perf_counter() - started
+    except (GenerationError, ValueError) as error:
+        print(f"selfiebot render: {error}", file=sys.stderr)
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(args.out)
+    report = {
+        "model": args.model,
+        **request.parameters(),
+        "lora_sha256": prepared.lora_hash,
+        "reference_sha256": prepared.reference_hash,
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
+        "generation_s": round(elapsed, 3),
+        "out": str(args.out),
+    }
+    report.pop("identity", None)
+    print(json.dumps(report))
+    return 0

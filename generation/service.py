@@ -1,0 +1,263 @@
+"""The async generation service: a queue in front of one worker thread that owns the GPU.
+
+The event loop never blocks: `await service.generate(request)` enqueues and waits on a future the worker settles.
+Requests that arrive together and share size/steps/guidance (and IP-Adapter scale) run as one batch, whatever
+persona they belong to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from generation.devices import is_out_of_memory, release_cached_memory
+from generation.engine import Engine, PreparedRequest
+from generation.errors import (
+    GenerationError,
+    OutOfMemoryError,
+    QueueFullError,
+    ServiceClosedError,
+)
+from generation.request import GenerationRequest, GenerationResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a waiting caller hears: its queue position, the start of its batch, and each denoising step."""
+
+    stage: str  # "queued" | "started" | "step"
+    position: int = 0  # 1-based place in the queue while queued
+    step: int = 0
+    total: int = 0
+    batch_size: int = 1
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass(eq=False)
+class _Job:
+    request: GenerationRequest
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+    on_progress: ProgressCallback | None
+    number: int
+    enqueued_at: float = field(default_factory=time.monotonic)
+    cancelled: bool = False
+
+    @property
+    def group(self) -> tuple:
+        """Jobs of one group can share a pipeline call."""
+        request = self.request
+        reference_scale = request.ip_scale if request.reference_path else None
+        return (*request.batch_key, reference_scale)
+
+    def notify(self, event: ProgressEvent) -> None:
+        if self.on_progress is None or self.cancelled:
+            return
+        self.loop.call_soon_threadsafe(_call_safely, self.on_progress, event)
+
+    def settle(self, result: GenerationResult | None = None, error: BaseException | None = None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+
+
+def _call_safely(callback: ProgressCallback, event: ProgressEvent) -> None:
+    try:
+        callback(event)
+    except Exception:
+        log.exception("progress callback failed")
+
+
+def _settle(future: asyncio.Future, result, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class GenerationService:
+    """Serves GenerationRequests on `engine` from one worker thread.
+
+    `max_batch` bounds how many pictures share one pipeline call (default 1 on the CPU, where batching buys nothing,
+    4 on CUDA). `batch_window_s` is how long the worker waits for companions before starting a batch.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int | None = None,
+        batch_window_s: float = 0.02,
+        max_queue: int = 256,
+    ) -> None:
+        self.engine = engine
+        on_gpu = engine.device.type == "cuda"
+        self.max_batch = max_batch or (4 if on_gpu else 1)
+        self.batch_window_s = batch_window_s if self.max_batch > 1 else 0.0
+        self.max_queue = max_queue
+        self._pending: list[_Job] = []
+        self._condition = threading.Condition()
+        self._numbers = itertools.count(1)
+        self._closing = False
+        self.completed = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._work, name="selfiebot-generation", daemon=True)
+        self._thread.start()
+
+    # ----- event-loop side -------------------------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        with self._condition:
+            return sum(1 for job in self._pending if not job.cancelled)
+
+    async def generate(
+        self, request: GenerationRequest, on_progress: ProgressCallback | None = None
+    ) -> GenerationResult:
+        """Queue `request` and wait for its picture. Cancelling the awaiting task withdraws a queued request."""
+        loop = asyncio.get_running_loop()
+        job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers))
+        with self._condition:
+            if self._closing:
+                raise ServiceClosedError("The picture service is shutting down; try again in a moment.")
+            if len(self._pending) >= self.max_queue:
+                raise QueueFullError("The picture queue is full right now; try again in a minute.")
+            self._pending.append(job)
+            position = len(self._pending)
+            self._condition.notify()
+        job.notify(ProgressEvent("queued", position=position))
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            job.cancelled = True
+            with self._condition:
+                if job in self._pending:
+                    self._pending.remove(job)
+            raise
+
+    async def close(self) -> None:
+        """Stop taking work, fail what is still queued, and wait for the running batch to finish."""
+        with self._condition:
+            self._closing = True
+            leftovers, self._pending = self._pending, []
+            self._condition.notify_all()
+        for job in leftovers:
+            job.settle(error=ServiceClosedError("The picture service shut down before this picture was started."))
+        await asyncio.to_thread(self._thread.join)
+
+    # ----- worker side -----------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closing:
+                    self._condition.wait()
+                if self._closing and not self._pending:
+                    return
+            if self.batch_window_s:
+                time.sleep(self.batch_window_s)  # let requests that arrive together share the call
+            with self._condition:
+                batch = self._take_batch()
+                waiting = list(self._pending)
+            for position, job in enumerate(waiting, start=1):
+                job.notify(ProgressEvent("queued", position=position))
+            if batch:
+                self._serve(batch)
+
+    def _take_batch(self) -> list[_Job]:
+        """The oldest job plus compatible ones, in arrival order. A LoRA file appears at one scale per batch."""
+        self._pending = [job for job in self._pending if not job.cancelled]
+        if not self._pending:
+            return []
+        first = self._pending[0]
+        batch: list[_Job] = []
+        lora_scales: dict[str, float] = {}
+        for job in self._pending:
+            if len(batch) == self.max_batch:
+                break
+            if job.group != first.group:
+                continue
+            lora = str(job.request.lora_path) if job.request.lora_path else None
+            if lora is not None and lora_scales.setdefault(lora, job.request.lora_scale) != job.request.lora_scale:
+                continue
+            batch.append(job)
+        for job in batch:
+            self._pending.remove(job)
+        return batch
+
+    def _serve(self, batch: list[_Job]) -> None:
+        started = time.monotonic()
+        prepared: list[tuple[_Job, PreparedRequest]] = []
+        pinned: set[str] = set()
+        for job in batch:
+            job.notify(ProgressEvent("started", batch_size=len(batch)))
+            try:
+                item = self.engine.prepare(job.request, pinned)
+            except Exception as error:
+                self._fail(job, error)
+                continue
+            if item.adapter:
+                pinned.add(item.adapter)
+            prepared.append((job, item))
+        if prepared:
+            self._run(prepared, started)
+
+    def _run(self, prepared: list[tuple[_Job, PreparedRequest]], started: float) -> None:
+        jobs = [job for job, _ in prepared]
+
+        def on_step(step: int, total: int) -> None:
+            for job in jobs:
+                job.notify(ProgressEvent("step", step=step, total=total, batch_size=len(jobs)))
+
+        try:
+            images = self.engine.run(
+                [item for _, item in prepared], on_step=on_step, should_stop=lambda: all(j.cancelled for j in jobs)
+            )
+        except Exception as error:
+            release_cached_memory(self.engine.device)
+            if len(prepared) > 1:
+                # Retry one by one: an out-of-memory batch may fit alone, and a bad request then fails alone.
+                log.warning("batch of %d failed (%s); retrying one at a time", len(prepared), error)
+                for pair in prepared:
+                    self._run([pair], time.monotonic())
+                return
+            self._fail(jobs[0], error)
+            return
+        finished = time.monotonic()
+        for (job, item), image in zip(prepared, images, strict=True):
+            result = GenerationResult(
+                image=image,
+                request=job.request,
+                model=self.engine.model_label,
+                queue_wait_s=started - job.enqueued_at,
+                generation_s=finished - started,
+                batch_size=len(prepared),
+                lora_hash=item.lora_hash,
+                reference_hash=item.reference_hash,
+            )
+            self.completed += 1
+            job.settle(result)
+
+    def _fail(self, job: _Job, error: BaseException) -> None:
+        self.failed += 1
+        if is_out_of_memory(error):
+            user_error: GenerationError = OutOfMemoryError(
+                "The GPU ran out of memory for this picture; try a smaller size or fewer steps."
+            )
+        elif isinstance(error, GenerationError):
+            user_error = error
+        else:
+            log.error("generation failed for %s", job.request.parameters(), exc_info=error)
+            user_error = GenerationError(f"The picture could not be generated ({type(error).__name__}: {error}).")
+        if user_error is not error:
+            user_error.__cause__ = error
+        job.settle(error=user_error)

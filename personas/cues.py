@@ -37,13 +37,13 @@ _LOCATIVE = {
     "at", "in", "on", "inside", "by", "near", "into", "up", "across", "around", "through", "along", "outside",
     "under", "over", "beside", "behind", "onto", "from", "here", "back",
 }  # fmt: skip
-_ARRIVAL = {"got", "get", "arrived", "made", "back", "came", "reached", "welcome"}
+_ARRIVAL = {"got", "get", "arrived", "made", "back", "came", "reached", "welcome", "moved", "relocated"}
 _LEAVING = {"left", "leave", "leaving", "out", "from", "outta", "done", "finished"}
 _OUTFIT_TRIGGERS = {
     "wearing", "wear", "in", "into", "dressed", "on", "rocking", "sporting", "changed", "switched", "throw", "threw",
-    "slipped", "put", "my", "and", "with", "got",
+    "slipped", "put", "my", "and", "with", "got", "for",
 }  # fmt: skip
-_OUTFIT_REMOVAL = {"off", "took", "take", "taking", "removed", "without", "outta"}
+_OUTFIT_REMOVAL = {"off", "took", "take", "taking", "removed", "without", "outta", "swapped", "swap", "ditched", "traded"}
 _MOOD_TRIGGERS = {
     "i'm", "im", "am", "feeling", "feel", "feels", "so", "kinda", "bit", "pretty", "really", "super", "very",
     "getting", "totally", "soo", "sooo", "lowkey", "highkey", "tbh", "quite", "all",

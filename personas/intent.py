@@ -25,7 +25,7 @@ _REQUEST_VERBS = {
     "send", "sned", "snd", "sent", "sending", "take", "takes", "taking", "snap", "post", "drop", "share", "show",
     "gimme", "give", "get", "have", "need", "want", "wanna", "love", "owe", "see", "like", "mind",
 }  # fmt: skip
-_OFFER_VERBS = {"send", "sned", "sending", "sent", "take", "took", "taking", "snap", "snapped", "post", "posted", "share"}
+_OFFER_VERBS = {"send", "sned", "sending", "sends", "keeps", "sent", "take", "took", "taking", "snap", "snapped", "post", "posted", "share"}
 _SELF_SUBJECTS = {"i", "i'm", "im", "i'll", "ill", "i've", "ive", "we", "we'll", "me", "i'd"}
 _REFUSALS = {"no", "not", "don't", "dont", "stop", "quit", "never", "without", "nope", "didn't", "won't", "can't"}
 _OWNERS = {"my", "his", "her", "their", "this", "that", "the", "these", "those", "our", "profile", "insta", "cover"}
@@ -35,7 +35,8 @@ _ALONE_OK = {
     "a", "an", "one", "another", "quick", "cute", "new", "some", "pls", "plz", "please", "pl", "now", "rn", "time",
     "more", "again", "asap", "full", "body", "face", "close", "up", "-", "mirror", "goodnight", "morning", "good",
     "night", "gn", "gm", "head", "to", "toe", "of", "you", "yourself", "u", "from", "at", "in", "the", "with",
-    "or", "it", "didn't", "happen", "didnt", "ur", "your", "today", "tonight", "outfit", "2",
+    "or", "it", "didn't", "happen", "didnt", "ur", "your", "today", "tonight", "outfit", "2", "w", "how", "about",
+    "what", "any", "chance", "ok", "okay", "so", "and", "then", "maybe", "just", "hey", "yo", "hi", "pretty",
 }  # fmt: skip
 _LOOK_WORDS = {
     "face": {"face", "smile", "eyes", "haircut", "hair", "makeup", "lips", "freckles", "glasses"},
@@ -44,7 +45,7 @@ _LOOK_WORDS = {
 _SEE_ME = re.compile(
     r"\b(?:lemme|let me|let's|lets|wanna|want to|i want to|i'd like to|i would like to|can i|could i|may i|i need to)"
     r" (?:see|look at) (?:you|u|ya|yourself|ur|your|what you|how you|that outfit|the outfit)\b"
-    r"|\bshow (?:me |us )?(?:you|u|yourself|ur|your|what you|how you|where you)\b"
+    r"|\bshow (?:me |us )(?:you|u|yourself|ur|your|what you|how you|where you)\b|\bshow (?:yourself|ur|your)\b"
     r"|\bwhere'?s my (?:selfie|pic|photo|picture)"
 )
 _NOT_LOOKS = re.compile(
@@ -92,7 +93,8 @@ def _picture_indexes(words: list[str]) -> list[int]:
 def _offer_or_past(words: list[str], verb_index: int) -> bool:
     """'i'll send', 'want me to send', 'should i send', 'i just sent': the user is the one giving."""
     before = words[max(0, verb_index - 4) : verb_index]
-    return bool(set(before) & _SELF_SUBJECTS) or (words[verb_index] in {"sent", "took", "posted", "snapped"})
+    others = {"he", "she", "they", "mom", "mum", "dad", "sister", "brother", "friend", "friends", "someone"}
+    return bool(set(before) & (_SELF_SUBJECTS | others)) or (words[verb_index] in {"sent", "took", "posted", "snapped"})
 
 
 def _clause_asks(clause: Clause) -> bool:
@@ -125,9 +127,9 @@ def _clause_asks(clause: Clause) -> bool:
             return False
         return True
     # A picture word standing (nearly) alone is a request: "selfie?? 🥺", "pic pls", "a pic from the cafe".
-    if len(before) > 3 or not all(_alone_ok(w) for w in before):
+    if len(before) > 4 or not all(_alone_ok(w) for w in before):
         return False
-    if after and after[0] in {"from", "at", "in", "with", "on", "by", "while", "wearing", "of"}:
+    if after and after[0] in {"from", "at", "in", "with", "w", "on", "by", "while", "wearing", "of"}:
         return True
     return all(_alone_ok(w) for w in after[:8])
 

@@ -54,7 +54,9 @@ class _TurnUpdate:
             items = [item for item in items if not any(g in item for g in cues.removed_garments)]
         if cues.outfit_items:
             # The first outfit statement of a turn describes a new outfit; later ones in the same turn add to it.
-            items = (items if self.outfit_restated else []) + cues.outfit_items
+            # ...unless it swaps one garment for another ("swapped the hoodie for a tank top").
+            keep = self.outfit_restated or bool(cues.removed_garments)
+            items = (items if keep else []) + cues.outfit_items
             self.outfit_restated = True
         items += [a for a in cues.accessories if a not in items]
         self.values["outfit"] = _join(items)

@@ -151,7 +151,7 @@ class Engine:
 
         def step_end(pipe, step, timestep, tensors):
             if on_step is not None:
-                on_step(step + 1, first.steps)
+                on_step(step + 1, pipe.num_timesteps)  # PNDM runs one more than asked
             if should_stop is not None and should_stop():
                 pipe._interrupt = True
             return tensors

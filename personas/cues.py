@@ -38,18 +38,59 @@ _LOCATIVE = {
     "under", "over", "beside", "behind", "onto", "from", "here", "back",
 }  # fmt: skip
 _ARRIVAL = {"got", "get", "arrived", "made", "back", "came", "reached", "welcome", "moved", "relocated"}
-_LEAVING = {"left", "leave", "leaving", "out", "from", "outta", "done", "finished"}
+_LEAVING = {"left", "leave", "leaving", "out", "outta", "done", "finished"}
 _OUTFIT_TRIGGERS = {
     "wearing", "wear", "in", "into", "dressed", "on", "rocking", "sporting", "changed", "switched", "throw", "threw",
     "slipped", "put", "my", "and", "with", "got", "for",
 }  # fmt: skip
-_OUTFIT_REMOVAL = {"off", "took", "take", "taking", "removed", "without", "outta", "swapped", "swap", "ditched", "traded"}
+_OUTFIT_REMOVAL = {
+    "off",
+    "took",
+    "take",
+    "taking",
+    "removed",
+    "without",
+    "outta",
+    "swapped",
+    "swap",
+    "ditched",
+    "traded",
+}
 _MOOD_TRIGGERS = {
     "i'm", "im", "am", "feeling", "feel", "feels", "so", "kinda", "bit", "pretty", "really", "super", "very",
     "getting", "totally", "soo", "sooo", "lowkey", "highkey", "tbh", "quite", "all",
 }  # fmt: skip
-_PROP_TRIGGERS = {"with", "holding", "hold", "have", "got", "drinking", "sipping", "eating", "carrying", "and", "cuddling"}
-_FILLERS = {"the", "a", "an", "my", "our", "this", "that", "some", "his", "her", "little", "new", "local", "favorite"}
+_PROP_TRIGGERS = {
+    "with",
+    "holding",
+    "hold",
+    "have",
+    "got",
+    "drinking",
+    "sipping",
+    "eating",
+    "carrying",
+    "and",
+    "cuddling",
+}
+_FILLERS = {
+    "the",
+    "a",
+    "an",
+    "my",
+    "our",
+    "your",
+    "ur",
+    "this",
+    "that",
+    "some",
+    "his",
+    "her",
+    "little",
+    "new",
+    "local",
+    "favorite",
+}
 
 
 @dataclass
@@ -63,9 +104,11 @@ class ClauseCues:
 
 
 def _word_set(tokens: list[str]) -> set[str]:
-    return set(tokens) | {t.split("'")[0] for t in tokens if "'" in t} | {
-        "'" + t.split("'", 1)[1] for t in tokens if "'" in t
-    }
+    return (
+        set(tokens)
+        | {t.split("'")[0] for t in tokens if "'" in t}
+        | {"'" + t.split("'", 1)[1] for t in tokens if "'" in t}
+    )
 
 
 def subject_of(tokens: list[str]) -> str | None:
@@ -120,6 +163,17 @@ def _has_trigger(tokens: list[str], start: int, triggers: set[str], vocabulary: 
     return False
 
 
+def _leaving(lead: list[str]) -> bool:
+    """'left the park', 'out of the shower', 'back from the gym' (but 'hi from the beach' is being there)."""
+    recent = lead[-3:]
+    if recent and recent[-1] in {"in", "at", "on"}:
+        return False
+    if "from" in recent:
+        index = len(lead) - len(recent) + recent.index("from")
+        return index > 0 and lead[index - 1] in {"back", "home", "came", "returned", "returning", "got"}
+    return any(t in _LEAVING for t in recent)
+
+
 def _garment_text(tokens: list[str], span: Span, vocabulary: Vocabulary) -> str:
     modifiers: list[str] = []
     index = span.start - 1
@@ -139,7 +193,9 @@ def read_clause(clause: Clause, speaker: Speaker, vocabulary: Vocabulary, *, req
         return cues
     tense = tense_of(tokens)
     words = _word_set(tokens)
-    liking = any(a in {"i", "we", "you", "u"} and b in {"like", "likes"} for a, b in zip(tokens, tokens[1:], strict=False))
+    liking = any(
+        a in {"i", "we", "you", "u"} and b in {"like", "likes"} for a, b in zip(tokens, tokens[1:], strict=False)
+    )
     generic = (bool(words & _GENERIC) or liking) and not request
     spans = vocabulary.find(tokens)
     locations: list[tuple[bool, str]] = []  # (had a preposition, canonical)
@@ -148,7 +204,7 @@ def read_clause(clause: Clause, speaker: Speaker, vocabulary: Vocabulary, *, req
         category, value = span.entry.category, span.entry.canonical
         lead = _lead_in(tokens, span.start)
         negated = _negated(tokens, span.start)
-        leaving = not request and any(t in _LEAVING for t in lead[-3:]) and not (lead and lead[-1] in {"in", "at", "on"})
+        leaving = not request and _leaving(lead)
         if category == "locations":
             if negated or leaving:
                 cues.clears.setdefault("location", set()).add(value)

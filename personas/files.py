@@ -14,7 +14,7 @@ from typing import Any
 import tomllib
 
 from personas import validation
-from personas.errors import PersonaFileError
+from personas.errors import PersonaError, PersonaFileError
 from personas.models import Persona
 from personas.seeds import default_seed
 
@@ -94,6 +94,15 @@ def _expect(data: dict[str, Any], key: str, kind: type | tuple[type, ...], label
 
 def parse_persona(data: dict[str, Any], base_dir: Path | None = None) -> PersonaSpec:
     """Validate a decoded TOML table; relative `reference`/`lora` paths are resolved against `base_dir`."""
+    try:
+        return _parse_persona(data, base_dir)
+    except PersonaFileError:
+        raise
+    except PersonaError as err:
+        raise PersonaFileError(err.message) from None
+
+
+def _parse_persona(data: dict[str, Any], base_dir: Path | None) -> PersonaSpec:
     unknown = sorted(set(data) - set(_KNOWN_KEYS))
     if unknown:
         raise PersonaFileError(f"Unknown key “{unknown[0]}” in the persona file; allowed: {', '.join(_KNOWN_KEYS)}.")

@@ -25,7 +25,22 @@ _REQUEST_VERBS = {
     "send", "sned", "snd", "sent", "sending", "take", "takes", "taking", "snap", "post", "drop", "share", "show",
     "gimme", "give", "get", "have", "need", "want", "wanna", "love", "owe", "see", "like", "mind",
 }  # fmt: skip
-_OFFER_VERBS = {"send", "sned", "sending", "sends", "keeps", "sent", "take", "took", "taking", "snap", "snapped", "post", "posted", "share"}
+_OFFER_VERBS = {
+    "send",
+    "sned",
+    "sending",
+    "sends",
+    "keeps",
+    "sent",
+    "take",
+    "took",
+    "taking",
+    "snap",
+    "snapped",
+    "post",
+    "posted",
+    "share",
+}
 _SELF_SUBJECTS = {"i", "i'm", "im", "i'll", "ill", "i've", "ive", "we", "we'll", "me", "i'd"}
 _REFUSALS = {"no", "not", "don't", "dont", "stop", "quit", "never", "without", "nope", "didn't", "won't", "can't"}
 _OWNERS = {"my", "his", "her", "their", "this", "that", "the", "these", "those", "our", "profile", "insta", "cover"}

@@ -136,7 +136,11 @@ def build_prompt(
             dropped.append(name)
             del parts[name]
     # The SFW terms go first so trimming to the budget can never remove them.
-    negative_parts = [SFW_NEGATIVE if not persona.nsfw else "", sanitize_chat_text(persona.negative, 400), BASE_NEGATIVE]
+    negative_parts = [
+        SFW_NEGATIVE if not persona.nsfw else "",
+        sanitize_chat_text(persona.negative, 400),
+        BASE_NEGATIVE,
+    ]
     negative = _fit(", ".join(p for p in negative_parts if p), count, budget)
     return BuiltPrompt(prompt=render(), negative_prompt=negative, dropped=dropped)
 

@@ -237,7 +237,7 @@ class PersonaStore:
 
     # -- personas ---------------------------------------------------------------------------------------------
 
-    async def create_persona(self, guild_id: int, **fields: Any) -> Persona:
+    async def create_persona(self, guild_id: int, /, **fields: Any) -> Persona:
         if "name" not in fields or "appearance" not in fields:
             raise PersonaError("A persona needs at least a name and an appearance.")
         raw_name = fields.pop("name")
@@ -278,7 +278,9 @@ class PersonaStore:
         return _persona(row) if row else None
 
     async def list_personas(self, guild_id: int) -> list[Persona]:
-        rows = await self._fetchall("SELECT * FROM personas WHERE guild_id = ? ORDER BY name COLLATE NOCASE", (guild_id,))
+        rows = await self._fetchall(
+            "SELECT * FROM personas WHERE guild_id = ? ORDER BY name COLLATE NOCASE", (guild_id,)
+        )
         return [_persona(row) for row in rows]
 
     async def _require(self, guild_id: int, name: str) -> Persona:
@@ -287,8 +289,8 @@ class PersonaStore:
             raise PersonaNotFound(f"There is no persona called “{name}” on this server; `/persona list` shows them.")
         return persona
 
-    async def update_persona(self, guild_id: int, name: str, **changes: Any) -> Persona:
-        """Apply `changes`; the version goes up when anything that changes the look changes."""
+    async def update_persona(self, guild_id: int, name: str, /, **changes: Any) -> Persona:
+        """Apply `changes` (`name=` renames); the version goes up when anything that changes the look changes."""
         current = await self._require(guild_id, name)
         new_name = changes.pop("name", None)
         cleaned = _clean_fields(changes)
@@ -493,7 +495,8 @@ class PersonaStore:
 
     async def selfie_by_message(self, guild_id: int, message_id: int) -> SelfieRecord | None:
         row = await self._fetchone(
-            "SELECT * FROM selfies WHERE guild_id = ? AND message_id = ? ORDER BY id DESC LIMIT 1", (guild_id, message_id)
+            "SELECT * FROM selfies WHERE guild_id = ? AND message_id = ? ORDER BY id DESC LIMIT 1",
+            (guild_id, message_id),
         )
         return _selfie(row) if row else None
 

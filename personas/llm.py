@@ -1,0 +1,109 @@
+"""`LLMSceneExtractor`: asks an OpenAI-compatible chat backend for the scene as JSON.
+
+The answer is validated field by field; any error, timeout or malformed answer falls back to the offline
+extractor, so a flaky backend can make a scene less clever but never breaks a selfie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from personas.models import SCENE_TEXT_FIELDS, SceneState, Turn
+from personas.prompting import sanitize_chat_text
+from personas.scene import OfflineSceneExtractor, SceneExtractor
+
+log = logging.getLogger(__name__)
+
+MAX_TURNS = 12
+MAX_PROPS = 3
+_SYSTEM = (
+    "You track where a chat persona is and how it looks, for drawing its selfies. Given the current scene and the "
+    "latest chat turns (oldest first), return the updated scene as one JSON object with exactly these keys: "
+    '"location", "outfit", "activity", "time_of_day", "weather", "mood", "framing" (strings or null) and "props" '
+    "(a list of at most 3 short strings). Only the persona's own statements about itself count; what the user says "
+    "about their own day does not. Newer statements replace older ones; if the persona moved or changed, drop cues "
+    "that no longer hold. Use a few plain words per value. Answer with JSON only."
+)
+
+
+class SceneAnswerError(ValueError):
+    """The backend answered, but not with a usable scene."""
+
+
+def parse_scene_answer(content: str) -> SceneState:
+    """Validate the model's JSON answer into a `SceneState` (sanitised, capped), or raise `SceneAnswerError`."""
+    text = re.sub(r"^```(?:json)?\s*|\s*```$", "", content.strip())
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SceneAnswerError(f"not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise SceneAnswerError("answer is not a JSON object")
+    values: dict[str, Any] = {}
+    for name in SCENE_TEXT_FIELDS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise SceneAnswerError(f"{name} must be a string or null")
+        cleaned = sanitize_chat_text(value or "", 80)
+        values[name] = cleaned if cleaned and cleaned.lower() not in {"null", "none", "unknown", "n/a"} else None
+    props = data.get("props") or []
+    if not isinstance(props, list) or not all(isinstance(p, str) for p in props):
+        raise SceneAnswerError("props must be a list of strings")
+    values["props"] = [p for p in (sanitize_chat_text(p, 40) for p in props) if p][:MAX_PROPS]
+    return SceneState(**values)
+
+
+class LLMSceneExtractor:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        timeout: float = 8.0,
+        fallback: SceneExtractor | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.api_key = api_key
+        self.model = model
+        self.timeout = timeout
+        self.fallback = fallback or OfflineSceneExtractor()
+        self._transport = transport
+
+    async def extract(self, turns: Sequence[Turn], current: SceneState) -> SceneState:
+        try:
+            return await asyncio.wait_for(self._ask(turns, current), timeout=self.timeout)
+        except (httpx.HTTPError, SceneAnswerError, TimeoutError, KeyError, IndexError, TypeError, ValueError) as err:
+            log.warning("LLM scene extraction failed (%s: %s); using the offline extractor", type(err).__name__, err)
+            return await self.fallback.extract(turns, current)
+
+    async def _ask(self, turns: Sequence[Turn], current: SceneState) -> SceneState:
+        chat = "\n".join(
+            f"{'persona' if t.role == 'persona' else 'user'}: {sanitize_chat_text(t.content, 500)}"
+            for t in turns[-MAX_TURNS:]
+            if t.role in {"user", "persona"}
+        )
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+            "messages": [
+                {"role": "system", "content": _SYSTEM},
+                {"role": "user", "content": f"Current scene: {json.dumps(current.to_dict())}\n\nChat:\n{chat}"},
+            ],
+        }
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        async with httpx.AsyncClient(timeout=self.timeout, transport=self._transport) as client:
+            response = await client.post(self.url, json=body, headers=headers)
+            response.raise_for_status()
+            content = response.json()["choices"][0]["message"]["content"]
+        if not isinstance(content, str):
+            raise SceneAnswerError("message content is not text")
+        return parse_scene_answer(content)

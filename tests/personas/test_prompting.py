@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from personas.models import Persona, SceneState
+from personas.prompting import build_prompt, describe_scene, sanitize_chat_text
+from personas.tokens import estimate_tokens
+
+MIRA = Persona(
+    id=1, guild_id=1, name="Mira", appearance="young woman, wavy auburn hair, green eyes", lora_trigger="mirasks"
+)
+FULL = SceneState(
+    location="beach", outfit="red sundress", activity="reading", time_of_day="sunset", weather="windy",
+    mood="happy", props=["dog", "coffee"],
+)  # fmt: skip
+
+
+def words(text: str) -> int:
+    return len(text.replace(",", " ").split())
+
+
+def test_identity_first_then_scene_then_style():
+    built = build_prompt(MIRA, FULL, "selfie", count_tokens=words, budget=200)
+    prompt = built.prompt
+    assert prompt.startswith("mirasks, young woman, wavy auburn hair, green eyes, selfie")
+    assert prompt.index("beach") < prompt.index("sundress") < prompt.index("high quality")
+    assert "nsfw" in built.negative_prompt and built.dropped == []
+
+
+def test_budget_drops_least_important_scene_parts_first():
+    built = build_prompt(MIRA, FULL, "selfie", count_tokens=words, budget=30)
+    assert words(built.prompt) <= 30
+    assert built.dropped[:3] == ["quality", "props", "time_of_day"]
+    assert "beach" in built.prompt and "mirasks" in built.prompt
+
+
+def test_identity_is_never_dropped():
+    built = build_prompt(MIRA, FULL, "face", count_tokens=words, budget=3)
+    assert built.prompt.startswith("mirasks, young woman, wavy auburn hair, green eyes")
+    assert "beach" not in built.prompt
+
+
+def test_default_budget_fits_clip_with_offline_estimate():
+    long_persona = Persona(id=1, guild_id=1, name="L", appearance="tall woman with long braided silver hair " * 3)
+    built = build_prompt(long_persona, FULL, "full_body")
+    assert estimate_tokens(built.prompt) <= 75 or built.dropped[-1] == "location"
+    assert estimate_tokens(build_prompt(MIRA, FULL).prompt) <= 75
+
+
+def test_estimate_over_counts_words():
+    assert estimate_tokens("photorealistic") >= 2
+    assert estimate_tokens("a, b") == 3
+
+
+def test_deterministic():
+    assert build_prompt(MIRA, FULL, "selfie") == build_prompt(MIRA, FULL, "selfie")
+
+
+def test_sanitize_chat_text():
+    dirty = "(masterpiece:1.4) <lora:evil:1.0> [beach] BREAK a\u200bb\x00c\nline {x} " + "word " * 50
+    clean = sanitize_chat_text(dirty, 60)
+    for bad in ("(", ")", "<", ">", "[", "]", "{", ":1.4", "lora:", "BREAK", "\u200b", "\x00", "\n"):
+        assert bad not in clean
+    assert clean.startswith("masterpiece") and "beach" in clean and "ab c" in clean
+    assert len(clean) <= 60
+
+
+def test_scene_text_from_elsewhere_is_sanitized():
+    scene = SceneState(location="(castle:2.0)\u200b <lora:x:1>", outfit="armor\nBREAK nude")
+    prompt = build_prompt(MIRA, scene).prompt
+    assert "(" not in prompt and "lora" not in prompt and "BREAK" not in prompt and "\n" not in prompt
+
+
+def test_describe_scene():
+    assert describe_scene(SceneState()) == "a casual selfie"
+    assert (
+        describe_scene(SceneState(location="beach", outfit="red sundress")) == "on a sandy beach, wearing red sundress"
+    )

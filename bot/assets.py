@@ -1,0 +1,94 @@
+"""Turning uploaded reference / LoRA attachments into stored, checked persona files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot import uploads
+from bot.errors import UploadError
+from generation.errors import GenerationError, InvalidAssetError
+from generation.request import GenerationRequest
+
+if TYPE_CHECKING:
+    from bot.client import SelfieBot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PersonaAssets:
+    fields: dict[str, object] = field(default_factory=dict)  # reference_path/hash, lora_path/hash for the store
+    new_files: list[Path] = field(default_factory=list)  # written by this upload: removed again if setup fails
+
+
+async def discard(bot: SelfieBot, paths: list[Path]) -> None:
+    """Remove files no persona uses (files are shared by content hash across personas and guilds)."""
+    for path in paths:
+        if not await bot.store.persona_files_in_use(str(path)):
+            await asyncio.to_thread(path.unlink, True)
+
+
+async def prepare_assets(
+    bot: SelfieBot, reference: discord.Attachment | None, lora: discord.Attachment | None, lora_scale: float
+) -> PersonaAssets:
+    """Download, check and store the attachments, and make sure the model can use them. Raises UploadError."""
+    settings = bot.settings
+    assets = PersonaAssets()
+    try:
+        if reference is not None:
+            if not bot.engine.supports_references:
+                raise UploadError("This bot has no IP-Adapter set up (IP_ADAPTER), so it cannot use reference images.")
+            data = await uploads.fetch_attachment(
+                reference, settings.max_reference_bytes, settings.download_timeout_s, "reference image"
+            )
+            existed = any(settings.references_dir.glob(f"{uploads.check_reference(data)[0]}.*"))
+            path, digest = await asyncio.to_thread(uploads.store_reference, data, settings.references_dir)
+            if not existed:
+                assets.new_files.append(path)
+            assets.fields.update(reference_path=str(path), reference_hash=digest)
+        if lora is not None:
+            uploads.check_lora_name(lora.filename)
+            data = await uploads.fetch_attachment(
+                lora, settings.max_lora_bytes, settings.download_timeout_s, "LoRA file"
+            )
+            path, digest, new = await asyncio.to_thread(uploads.store_lora, data, settings.loras_dir)
+            if new:
+                assets.new_files.append(path)
+            assets.fields.update(lora_path=str(path), lora_hash=digest)
+        if assets.fields:
+            await _try_on_model(bot, assets, lora_scale)
+    except BaseException:
+        await discard(bot, assets.new_files)
+        raise
+    return assets
+
+
+async def _try_on_model(bot: SelfieBot, assets: PersonaAssets, lora_scale: float) -> None:
+    """One tiny picture through the real service: the LoRA must fit the model and the reference must encode."""
+    lora = assets.fields.get("lora_path")
+    reference = assets.fields.get("reference_path")
+    request = GenerationRequest(
+        prompt="validation",
+        seed=0,
+        steps=1,
+        guidance=1.0,
+        width=64,
+        height=64,
+        lora_path=Path(str(lora)) if lora else None,
+        lora_scale=lora_scale,
+        reference_path=Path(str(reference)) if reference else None,
+        identity="upload-check",
+    )
+    try:
+        await bot.service.generate(request)
+    except InvalidAssetError as error:
+        raise UploadError(str(error)) from None
+    except GenerationError as error:
+        log.warning("upload check failed: %s", error)
+        raise UploadError(f"The model could not use that file: {error}") from None

@@ -1,0 +1,151 @@
+"""The chat listener: personas answer messages addressed to them, in character, and send selfies when asked.
+
+A message is addressed to a persona active in the channel (a thread follows its parent) when it says the
+persona's name, replies to one of its messages, or mentions the bot. Without the Message Content intent only the
+last two arrive with text, which is enough.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import safety
+from bot.checks import in_guild
+from bot.errors import WebhookUnavailable
+from bot.progress import WebhookStatus
+from bot.selfie_flow import SelfieContext
+from bot.webhooks import display_name
+from personas.intent import detect_selfie_request, persona_says_sending
+from personas.models import Persona
+
+if TYPE_CHECKING:
+    from bot.client import SelfieBot
+
+log = logging.getLogger(__name__)
+
+
+async def personas_for(bot: SelfieBot, channel: discord.abc.GuildChannel | discord.Thread) -> list[Persona]:
+    personas = await bot.store.active_personas(channel.guild.id, channel.id)
+    if not personas and isinstance(channel, discord.Thread) and channel.parent_id:
+        personas = await bot.store.active_personas(channel.guild.id, channel.parent_id)
+    return personas
+
+
+def says_name(text: str, persona: Persona) -> bool:
+    return re.search(rf"(?<!\w){re.escape(persona.name.casefold())}(?!\w)", text.casefold()) is not None
+
+
+class Chat(commands.Cog):
+    def __init__(self, bot: SelfieBot) -> None:
+        self.bot = bot
+
+    def _clean(self, message: discord.Message) -> str:
+        text = message.content
+        if self.bot.user is not None:
+            text = re.sub(rf"<@!?{self.bot.user.id}>", "", text)
+        return text.strip()
+
+    async def _replied_persona(self, message: discord.Message, personas: list[Persona]) -> Persona | None:
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        replied = reference.resolved if isinstance(reference.resolved, discord.Message) else None
+        if replied is None:
+            try:
+                replied = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                return None
+        if not replied.webhook_id:
+            return None
+        return next((p for p in personas if display_name(p) == replied.author.name), None)
+
+    async def addressed(self, message: discord.Message, personas: list[Persona]) -> Persona | None:
+        text = self._clean(message)
+        named = [p for p in personas if says_name(text, p)]
+        if named:
+            return named[0]
+        replied = await self._replied_persona(message, personas)
+        if replied is not None:
+            return replied
+        if self.bot.user is not None and self.bot.user in message.mentions:
+            return personas[0]
+        return None
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.webhook_id or message.guild is None or not self.bot.accepting:
+            return
+        if not isinstance(message.channel, discord.TextChannel | discord.Thread):
+            return
+        personas = await personas_for(self.bot, message.channel)
+        if not personas:
+            return
+        persona = await self.addressed(message, personas)
+        if persona is not None:
+            self.bot.track(self.converse(message, persona), name=f"chat-{message.id}")
+
+    async def _say(self, message: discord.Message, persona: Persona, text: str, *, mention: bool = False) -> None:
+        content = f"{message.author.mention} {text}" if mention else text
+        sent = await self.bot.webhooks.send(
+            message.channel,
+            persona,
+            content=content[:2000],
+            allowed_mentions=discord.AllowedMentions(
+                users=[message.author] if mention else False, roles=False, everyone=False
+            ),
+        )
+        await self.bot.store.add_turn(
+            message.guild.id, message.channel.id, persona.id, None, "persona", text, message_id=sent.id
+        )
+
+    async def converse(self, message: discord.Message, persona: Persona) -> None:
+        try:
+            await self._converse(message, persona)
+        except WebhookUnavailable as error:
+            try:
+                await message.channel.send(str(error))
+            except discord.HTTPException:
+                log.warning("cannot speak in channel %s: %s", message.channel.id, error)
+
+    async def _converse(self, message: discord.Message, persona: Persona) -> None:
+        bot, store, channel = self.bot, self.bot.store, message.channel
+        text = self._clean(message)
+        guild_id = message.guild.id
+        await store.add_turn(guild_id, channel.id, persona.id, message.author.id, "user", text, message_id=message.id)
+        request = detect_selfie_request(text)
+        if request is not None:
+            decision = safety.check_picture(persona, channel, text)
+            if not decision.allowed:
+                await self._say(message, persona, decision.decline, mention=True)
+                return
+        turns = await store.recent_turns(guild_id, channel.id, persona.id)
+        async with channel.typing():
+            reply = await bot.replies.reply(persona, turns, selfie=request is not None)
+        if request is None and not persona_says_sending(reply):
+            await self._say(message, persona, reply)
+            return
+        await store.add_turn(guild_id, channel.id, persona.id, None, "persona", reply)
+        status = WebhookStatus(bot.webhooks, channel, persona, bot.settings.progress_interval_s)
+        outcome = await bot.flow.run(
+            SelfieContext(persona, channel, message.author, request_text=text, caption=reply), status
+        )
+        if outcome.declined:
+            await self._say(message, persona, outcome.declined, mention=True)
+
+    @app_commands.command(name="forget", description="Make the personas forget what you told them on this server")
+    @in_guild()
+    async def forget(self, interaction: discord.Interaction) -> None:
+        removed = await self.bot.store.forget_user(interaction.guild_id, interaction.user.id)
+        await interaction.response.send_message(
+            f"Done: the personas forgot {removed} message{'s' if removed != 1 else ''} of yours.", ephemeral=True
+        )
+
+
+async def setup(bot: SelfieBot) -> None:
+    await bot.add_cog(Chat(bot))

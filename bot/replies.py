@@ -1,0 +1,108 @@
+"""In-character answers: an OpenAI-compatible chat backend when `LLM_BASE_URL` is set, short templates otherwise.
+
+The backend gets the persona's personality as the system prompt and the conversation memory as context. Any
+error, timeout or empty answer falls back to a template, so a flaky backend never silences a persona.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+
+import httpx
+
+from personas.models import Persona, Turn
+from personas.prompting import sanitize_chat_text
+
+log = logging.getLogger(__name__)
+
+MAX_CONTEXT_TURNS = 16
+MAX_REPLY_CHARS = 1500
+
+_CHAT_TEMPLATES = (
+    "hey! I'm here 😊",
+    "haha, tell me more!",
+    "mm, I was just thinking about that.",
+    "you always know what to say 😄",
+)
+_SELFIE_TEMPLATES = (
+    "here you go 📸",
+    "ok ok, here's one just for you 📸",
+    "caught me at a good moment, here's a pic 📸",
+)
+
+
+def _pick(options: Sequence[str], key: str) -> str:
+    index = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:2], "big") % len(options)
+    return options[index]
+
+
+def template_reply(persona: Persona, text: str, *, selfie: bool) -> str:
+    return _pick(_SELFIE_TEMPLATES if selfie else _CHAT_TEMPLATES, f"{persona.name}:{text}")
+
+
+def system_prompt(persona: Persona, *, selfie: bool) -> str:
+    lines = [f"You are {persona.name}, chatting on a Discord server."]
+    if persona.personality:
+        lines.append(persona.personality)
+    lines.append(f"How you look: {persona.appearance}.")
+    lines.append("Stay in character. Answer in one to three short sentences. Never say you are an AI.")
+    if selfie:
+        lines.append("The user asked for a selfie and you are sending one with this message: say so briefly.")
+    return "\n".join(lines)
+
+
+def chat_messages(persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system_prompt(persona, selfie=selfie)}]
+    for turn in turns[-MAX_CONTEXT_TURNS:]:
+        content = sanitize_chat_text(turn.content, 1000)
+        if not content:
+            continue
+        if turn.role == "user":
+            messages.append({"role": "user", "content": content})
+        elif turn.role == "persona":
+            messages.append({"role": "assistant", "content": content})
+        else:
+            messages.append({"role": "assistant", "content": f"(I {content})"})
+    return messages
+
+
+class ReplyWriter:
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str = "", api_key: str = "", model: str = "", timeout: float = 20.0
+    ) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/chat/completions" if base_url else ""
+        self._api_key = api_key
+        self._model = model or "default"
+        self._timeout = timeout
+
+    @property
+    def uses_llm(self) -> bool:
+        return bool(self._url)
+
+    async def reply(self, persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> str:
+        """The persona's answer to the last turn of `turns`."""
+        last = next((t.content for t in reversed(turns) if t.role == "user"), "")
+        if not self._url:
+            return template_reply(persona, last, selfie=selfie)
+        try:
+            answer = await asyncio.wait_for(self._ask(chat_messages(persona, turns, selfie=selfie)), self._timeout)
+        except (httpx.HTTPError, TimeoutError, KeyError, IndexError, TypeError, ValueError) as err:
+            log.warning("LLM reply failed (%s: %s); using a template", type(err).__name__, err)
+            return template_reply(persona, last, selfie=selfie)
+        answer = answer.strip()
+        return answer[:MAX_REPLY_CHARS] if answer else template_reply(persona, last, selfie=selfie)
+
+    async def _ask(self, messages: list[dict[str, str]]) -> str:
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        response = await self._http.post(
+            self._url,
+            json={"model": self._model, "messages": messages, "temperature": 0.8, "max_tokens": 300},
+            headers=headers,
+            timeout=self._timeout,
+        )
+        response.raise_for_status()
+        return str(response.json()["choices"][0]["message"]["content"])

@@ -1,0 +1,123 @@
+"""`selfiebot run`: one `async with` owns every resource; SIGINT/SIGTERM shut down in order.
+
+Shutdown: stop taking work, let selfies in flight finish (up to SHUTDOWN_GRACE seconds), close the generation
+service (anything still queued is failed with a sentence), close the Discord connection, close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+
+import discord
+import httpx
+import yarl
+
+from bot.client import SelfieBot
+from bot.settings import DEFAULT_API_BASE, Settings, SettingsError
+from generation.engine import Engine
+from generation.errors import GenerationError
+from generation.service import GenerationService
+from personas.store import PersonaStore
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = (
+    "DISCORD_TOKEN is not set: put your bot token in the environment or in .env (see .env.example), "
+    "or run `selfiebot demo` to try the bot offline."
+)
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Send discord.py's REST, webhook and gateway traffic to the configured endpoints."""
+    if settings.api_base and settings.api_base != DEFAULT_API_BASE:
+        discord.http.Route.BASE = settings.api_base
+    if settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+@contextlib.asynccontextmanager
+async def bot_resources(settings: Settings, engine: Engine | None = None) -> AsyncIterator[SelfieBot]:
+    """The bot with its store, HTTP client and generation service; everything is closed on the way out."""
+    if engine is None:
+        log.info("loading model %s on %s", settings.model, settings.device)
+        engine = await asyncio.to_thread(
+            Engine.load, settings.model, settings.device, settings.data_dir, settings.ip_adapter
+        )
+    async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
+        service = GenerationService(engine)
+        bot = SelfieBot(settings, store, service, engine, http_client)
+        try:
+            yield bot
+        finally:
+            await bot.drain(settings.shutdown_grace_s)
+            await service.close()
+            if not bot.is_closed():
+                await bot.close()
+
+
+async def serve(settings: Settings, stop: asyncio.Event, engine: Engine | None = None) -> None:
+    async with bot_resources(settings, engine) as bot:
+        runner = asyncio.create_task(bot.start(settings.discord_token), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if runner in done:
+            runner.result()  # a login or connection failure surfaces here
+            return
+        log.info("shutting down")
+        await bot.drain(settings.shutdown_grace_s)
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
+            await runner
+
+
+async def _main(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows
+            loop.add_signal_handler(sig, stop.set)
+    point_discord_at(settings)
+    try:
+        await serve(settings, stop)
+    except discord.PrivilegedIntentsRequired:
+        if not settings.message_content:
+            raise
+        log.warning(
+            "The Message Content intent is not enabled for this bot in the Developer Portal; running without it "
+            "(personas answer mentions, replies and slash commands only)."
+        )
+        from dataclasses import replace
+
+        await serve(replace(settings, message_content=False), stop)
+    return 0
+
+
+def run_main(argv: list[str]) -> int:
+    if argv and argv[0] in {"-h", "--help"}:
+        print("usage: selfiebot run\n\nReads DISCORD_TOKEN and the other settings from the environment or .env.")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"selfiebot: {error}", file=sys.stderr)
+        return 2
+    if not settings.discord_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_main(settings))
+    except discord.LoginFailure:
+        print("Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal.", file=sys.stderr)
+        return 1
+    except GenerationError as error:
+        print(f"selfiebot: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

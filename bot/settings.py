@@ -1,0 +1,140 @@
+"""`Settings`: the bot's configuration, read once from the environment and an optional `.env` file.
+
+Real environment variables win over `.env`. Every field has a default except the token, which only `run` needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the bot cannot use; the message names it and says what is expected."""
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """`KEY=value` lines; `#` comments, blank lines, `export ` prefixes and matching quotes are handled."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        if key:
+            values[key] = value
+    return values
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int = 1) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, not {raw!r}.") from None
+    if value < low:
+        raise SettingsError(f"{key} must be at least {low}.")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number, not {raw!r}.") from None
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{key} must be true or false, not {raw!r}.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str = ""
+    api_base: str = DEFAULT_API_BASE
+    gateway_url: str = DEFAULT_GATEWAY
+    data_dir: Path = Path("data")
+    database_path: Path = Path("data/selfiebot.sqlite3")
+    model: str = "demo"
+    ip_adapter: Path | None = None
+    device: str = "auto"
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_timeout_s: float = 20.0
+    selfie_steps: int = 25
+    selfie_size: int | None = None  # None: the model's native size
+    selfie_guidance: float = 7.0
+    progress_interval_s: float = 1.5
+    max_reference_bytes: int = 8 * 1024 * 1024
+    max_lora_bytes: int = 256 * 1024 * 1024
+    download_timeout_s: float = 60.0
+    message_content: bool = True
+    shutdown_grace_s: float = 60.0
+    guild_ready_timeout_s: float = 2.0
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        merged: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            merged.update(parse_dotenv(dotenv.read_text(encoding="utf-8")))
+        merged.update({k: v for k, v in (os.environ if env is None else env).items()})
+        data_dir = Path(merged.get("DATA_DIR") or "data").expanduser()
+        database = merged.get("DATABASE_PATH") or str(data_dir / "selfiebot.sqlite3")
+        size = _int(merged, "SELFIE_SIZE", 0, low=0)
+        if size and size % 8:
+            raise SettingsError("SELFIE_SIZE must be a multiple of 8 (e.g. 512).")
+        return cls(
+            discord_token=merged.get("DISCORD_TOKEN", "").strip(),
+            api_base=(merged.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
+            gateway_url=merged.get("DISCORD_GATEWAY_URL") or DEFAULT_GATEWAY,
+            data_dir=data_dir,
+            database_path=Path(database).expanduser(),
+            model=merged.get("MODEL") or "demo",
+            ip_adapter=Path(merged["IP_ADAPTER"]).expanduser() if merged.get("IP_ADAPTER") else None,
+            device=merged.get("DEVICE") or "auto",
+            llm_base_url=(merged.get("LLM_BASE_URL") or "").rstrip("/"),
+            llm_api_key=merged.get("LLM_API_KEY", ""),
+            llm_model=merged.get("LLM_MODEL", ""),
+            llm_timeout_s=_float(merged, "LLM_TIMEOUT", 20.0),
+            selfie_steps=_int(merged, "SELFIE_STEPS", 25),
+            selfie_size=size or None,
+            selfie_guidance=_float(merged, "SELFIE_GUIDANCE", 7.0),
+            progress_interval_s=_float(merged, "PROGRESS_INTERVAL", 1.5),
+            message_content=_bool(merged, "MESSAGE_CONTENT_INTENT", True),
+            shutdown_grace_s=_float(merged, "SHUTDOWN_GRACE", 60.0),
+            extra=merged,
+        )
+
+    @property
+    def references_dir(self) -> Path:
+        return self.data_dir / "references"
+
+    @property
+    def loras_dir(self) -> Path:
+        return self.data_dir / "loras"

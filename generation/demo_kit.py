@@ -33,12 +33,26 @@ class DemoShape:
     vae_channels: tuple[int, ...]
     groups: int
     image_size: int  # default picture size in pixels
+    cross_attention_blocks: int = 1  # the innermost blocks have no cross-attention, as in SD
+    head_dim: int = 4
+    text_layers: int = 2
+    text_heads: int = 2
+    vision_dim: int = 0  # 0: same as text_dim
+    vision_layers: int = 2
+    vision_image_size: int = 32
+    vision_patch: int = 8
 
 
 SHAPES = {
     "tiny": DemoShape("tiny", (16, 32), 1, 16, (8, 8, 8, 8), 4, 64),
     "bench": DemoShape("bench", (64, 128), 2, 64, (16, 32, 32, 32), 8, 128),
-}
+    # The real SD 1.5 architecture (random weights) for GPU benchmarks; about 1 GB in fp32 on disk.
+    "sd15": DemoShape(
+        "sd15", (320, 640, 1280, 1280), 2, 768, (128, 256, 512, 512), 32, 512,
+        cross_attention_blocks=3, head_dim=8, text_layers=12, text_heads=12,
+        vision_dim=1024, vision_layers=24, vision_image_size=224, vision_patch=14,
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -114,10 +128,10 @@ def build_demo_pipeline(shape: DemoShape):
         out_channels=4,
         block_out_channels=shape.unet_channels,
         layers_per_block=shape.unet_layers,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        down_block_types=_down_blocks(shape),
+        up_block_types=tuple(reversed([kind.replace("Down", "Up") for kind in _down_blocks(shape)])),
         cross_attention_dim=shape.text_dim,
-        attention_head_dim=4,
+        attention_head_dim=shape.head_dim,
         norm_num_groups=shape.groups,
     )
     torch.manual_seed(1)
@@ -136,9 +150,9 @@ def build_demo_pipeline(shape: DemoShape):
         CLIPTextConfig(
             vocab_size=len(tokenizer),
             hidden_size=shape.text_dim,
-            intermediate_size=shape.text_dim * 2,
-            num_hidden_layers=2,
-            num_attention_heads=2,
+            intermediate_size=shape.text_dim * 4,
+            num_hidden_layers=shape.text_layers,
+            num_attention_heads=shape.text_heads,
             max_position_embeddings=77,
             projection_dim=shape.text_dim,
             bos_token_id=0,
@@ -162,20 +176,32 @@ def build_demo_pipeline(shape: DemoShape):
     )
 
 
+def _down_blocks(shape: DemoShape) -> tuple[str, ...]:
+    count = len(shape.unet_channels)
+    if shape.cross_attention_blocks >= count:
+        raise ValueError("At least one UNet block must be without cross-attention.")
+    if count == 2:  # the tiny shapes put attention at the lower resolution, where it is cheapest
+        return ("DownBlock2D", "CrossAttnDownBlock2D")
+    return ("CrossAttnDownBlock2D",) * shape.cross_attention_blocks + ("DownBlock2D",) * (
+        count - shape.cross_attention_blocks
+    )
+
+
 def build_demo_ip_adapter(unet, shape: DemoShape):
     """A tiny CLIP image encoder and IP-Adapter weights whose shapes fit `unet` (plain IP-Adapter layout)."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(3)
+    vision_dim = shape.vision_dim or shape.text_dim
     encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
-            hidden_size=shape.text_dim,
-            intermediate_size=shape.text_dim * 2,
+            hidden_size=vision_dim,
+            intermediate_size=vision_dim * 4,
             projection_dim=shape.text_dim,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=32,
-            patch_size=8,
+            num_hidden_layers=shape.vision_layers,
+            num_attention_heads=shape.text_heads,
+            image_size=shape.vision_image_size,
+            patch_size=shape.vision_patch,
         )
     )
     cross_dim = unet.config.cross_attention_dim
@@ -245,6 +271,7 @@ LORA_SPECS = [
     ("freckles", 10, 4, ["to_q", "to_k", "to_v", "to_out.0"]),
     ("watercolor", 11, 8, ["to_k", "to_v", "proj_in", "proj_out"]),
     ("film-grain", 12, 4, ["to_q", "to_v", "ff.net.2", "conv1"]),
+    ("soft-light", 13, 4, ["to_q", "to_k", "to_v", "to_out.0", "ff.net.2"]),
 ]
 
 
@@ -265,7 +292,7 @@ def write_demo_kit(root: Path, shape_name: str = "tiny") -> DemoKit:
         weights = build_demo_lora(pipe, seed, rank, targets)
         save_file(weights, str(root / "loras" / f"{name}.safetensors"))
     (root / "references").mkdir(parents=True, exist_ok=True)
-    for index in range(3):
+    for index in range(4):
         build_demo_reference(index).save(root / "references" / f"reference-{index + 1}.png")
     return DemoKit(root)
 

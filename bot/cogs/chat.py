@@ -41,6 +41,12 @@ def says_name(text: str, persona: Persona) -> bool:
     return re.search(rf"(?<!\w){re.escape(persona.name.casefold())}(?!\w)", text.casefold()) is not None
 
 
+def without_name(text: str, persona: Persona) -> str:
+    """The message with the persona's name taken out, so "Mira selfie pls" reads as "selfie pls"."""
+    stripped = re.sub(rf"(?<!\w){re.escape(persona.name)}(?!\w)[,:!]?", " ", text, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", stripped).strip()
+
+
 class Chat(commands.Cog):
     def __init__(self, bot: SelfieBot) -> None:
         self.bot = bot
@@ -118,7 +124,7 @@ class Chat(commands.Cog):
         text = self._clean(message)
         guild_id = message.guild.id
         await store.add_turn(guild_id, channel.id, persona.id, message.author.id, "user", text, message_id=message.id)
-        request = detect_selfie_request(text)
+        request = detect_selfie_request(without_name(text, persona))
         if request is not None:
             decision = safety.check_picture(persona, channel, text)
             if not decision.allowed:

@@ -137,7 +137,7 @@ async def activate(standin: DiscordStandin, channel, name: str = "Mira") -> None
 
 
 def is_picture(message: StoredMessage) -> bool:
-    return bool(message.webhook_id and message.files)
+    return bool(message.source == "webhook" and message.files)
 
 
 def assert_png(data: bytes, size: int = 64) -> None:
@@ -148,3 +148,13 @@ def assert_png(data: bytes, size: int = 64) -> None:
 def custom_ids(message: StoredMessage) -> list[str]:
     return [c["custom_id"] for row in message.components for c in row.get("components", []) if "custom_id" in c]
 
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait until `predicate()` is true (for effects that follow the message a test waited for)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)

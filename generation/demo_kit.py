@@ -6,6 +6,7 @@ every code path (from_pretrained, LoRA loading, IP-Adapter loading, batching) is
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,9 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from generation.demo_vocab import DEMO_WORDS
-
-KIT_VERSION = "v1"
+KIT_VERSION = "v2"
+TOKENIZER_FILE = Path(__file__).with_name("demo_tokenizer.json")
 IP_ADAPTER_WEIGHTS = "ip-adapter.safetensors"
 
 
@@ -78,7 +78,7 @@ class DemoKit:
         return sorted((self.root / "references").glob("*.png"))
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     """CLIP's byte-to-printable-character table (every byte gets a visible stand-in character)."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
     printable += list(range(ord("®"), ord("ÿ") + 1))
@@ -93,26 +93,15 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def build_demo_tokenizer():
-    """A CLIP BPE tokenizer built in memory: bytes, plus whole-word merges for common prompt words."""
+    """A CLIP BPE tokenizer built in memory from the committed demo vocabulary (see scripts/make_demo_tokenizer.py).
+
+    Common prompt words are whole tokens, so prompt token counts are close to the real CLIP tokenizer's.
+    """
     from transformers import CLIPTokenizer
 
-    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for char in _bytes_to_unicode().values():
-        vocab.setdefault(char, len(vocab))
-        vocab.setdefault(char + "</w>", len(vocab))
-    merges: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for word in DEMO_WORDS:
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
-        current = pieces[0]
-        for piece in pieces[1:]:
-            merge = (current, piece)
-            current = current + piece
-            if merge not in seen:
-                seen.add(merge)
-                merges.append(merge)
-            vocab.setdefault(current, len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+    data = json.loads(TOKENIZER_FILE.read_text())
+    merges = [tuple(merge.split(" ")) for merge in data["merges"]]
+    return CLIPTokenizer(vocab=data["vocab"], merges=merges, model_max_length=77)
 
 
 def build_demo_pipeline(shape: DemoShape):

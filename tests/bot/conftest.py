@@ -158,3 +158,9 @@ async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> N
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.02)
+
+
+async def selfie_of(bot: SelfieBot, message: StoredMessage):
+    """The stored selfie behind a posted picture, found through its buttons' custom ids."""
+    selfie_id = int(custom_ids(message)[0].split(":")[2])
+    return await bot.store.get_selfie(int(message.payload["guild_id"]), selfie_id)

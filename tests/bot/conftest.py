@@ -149,7 +149,6 @@ def custom_ids(message: StoredMessage) -> list[str]:
     return [c["custom_id"] for row in message.components for c in row.get("components", []) if "custom_id" in c]
 
 
-
 async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
     """Wait until `predicate()` is true (for effects that follow the message a test waited for)."""
     loop = asyncio.get_running_loop()

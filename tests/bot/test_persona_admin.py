@@ -29,7 +29,9 @@ async def test_create_with_reference_and_lora_then_show(discord_standin, bots, k
     assert Path(persona.reference_path).name.startswith(persona.reference_hash)
     assert Path(persona.lora_path) == data_dir / "loras" / f"{persona.lora_hash}.safetensors"
 
-    show = await discord_standin.invoke_slash(w.guild, w.general, w.admin, "persona", subcommand="show", options={"name": "Mira"})
+    show = await discord_standin.invoke_slash(
+        w.guild, w.general, w.admin, "persona", subcommand="show", options={"name": "Mira"}
+    )
     response = await show.wait_for_response()
     assert response.data["flags"] & 64
     embed = response.data["embeds"][0]
@@ -103,12 +105,16 @@ async def test_export_import_round_trip_and_delete(discord_standin, bots):
     running = await bots()
     w = discord_standin.default
     await create_persona(discord_standin, personality='Says "hi" a lot.\nLoves tea.', seed=99)
-    export = await discord_standin.invoke_slash(w.guild, w.general, w.admin, "persona", subcommand="export", options={"name": "Mira"})
+    export = await discord_standin.invoke_slash(
+        w.guild, w.general, w.admin, "persona", subcommand="export", options={"name": "Mira"}
+    )
     exported = (await export.wait_for_response()).files[0]
     spec = load_persona_file(exported.data.decode())
     assert spec.name == "Mira" and spec.seed == 99 and spec.reference is None
 
-    delete = await discord_standin.invoke_slash(w.guild, w.general, w.admin, "persona", subcommand="delete", options={"name": "Mira"})
+    delete = await discord_standin.invoke_slash(
+        w.guild, w.general, w.admin, "persona", subcommand="delete", options={"name": "Mira"}
+    )
     assert "Deleted" in (await delete.wait_for_response()).data["content"]
     assert await running.bot.store.list_personas(w.guild.id) == []
 

@@ -20,7 +20,9 @@ def test_dotenv_parsing_and_real_environment_wins(tmp_path):
     assert parse_dotenv(dotenv.read_text())["DATA_DIR"] == "/srv/selfies"
     settings = Settings.from_env({"DISCORD_TOKEN": "from-env", "SELFIE_SIZE": "512"}, dotenv)
     assert settings.discord_token == "from-env"
-    assert settings.data_dir == Path("/srv/selfies") and settings.database_path == Path("/srv/selfies/selfiebot.sqlite3")
+    assert settings.data_dir == Path("/srv/selfies") and settings.database_path == Path(
+        "/srv/selfies/selfiebot.sqlite3"
+    )
     assert settings.selfie_steps == 12 and settings.selfie_size == 512 and settings.selfie_guidance == 7.0
     assert settings.llm_base_url == "http://llm:8000/v1"
     defaults = Settings.from_env({}, None)

@@ -12,7 +12,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from generation.devices import is_out_of_memory, release_cached_memory
@@ -49,6 +49,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     on_progress: ProgressCallback | None
     number: int
+    owner: Hashable = None
     enqueued_at: float = field(default_factory=time.monotonic)
     cancelled: bool = False
 
@@ -108,6 +109,8 @@ class GenerationService:
         self._condition = threading.Condition()
         self._numbers = itertools.count(1)
         self._closing = False
+        self._served = 0
+        self._last_served: dict[Hashable, int] = {}  # owner -> serving tick of their latest job
         self.completed = 0
         self.failed = 0
         self._thread = threading.Thread(target=self._work, name="selfiebot-generation", daemon=True)
@@ -121,18 +124,25 @@ class GenerationService:
             return sum(1 for job in self._pending if not job.cancelled)
 
     async def generate(
-        self, request: GenerationRequest, on_progress: ProgressCallback | None = None
+        self,
+        request: GenerationRequest,
+        on_progress: ProgressCallback | None = None,
+        owner: Hashable = None,
     ) -> GenerationResult:
-        """Queue `request` and wait for its picture. Cancelling the awaiting task withdraws a queued request."""
+        """Queue `request` and wait for its picture. Cancelling the awaiting task withdraws a queued request.
+
+        Requests are served round-robin between owners (e.g. the requesting user), so nobody waits behind
+        another owner's burst; without an owner, in arrival order.
+        """
         loop = asyncio.get_running_loop()
-        job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers))
+        job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers), owner)
         with self._condition:
             if self._closing:
                 raise ServiceClosedError("The picture service is shutting down; try again in a moment.")
             if len(self._pending) >= self.max_queue:
                 raise QueueFullError("The picture queue is full right now; try again in a minute.")
             self._pending.append(job)
-            position = len(self._pending)
+            position = self._fair_order().index(job) + 1
             self._condition.notify()
         job.notify(ProgressEvent("queued", position=position))
         try:
@@ -167,21 +177,35 @@ class GenerationService:
                 time.sleep(self.batch_window_s)  # let requests that arrive together share the call
             with self._condition:
                 batch = self._take_batch()
-                waiting = list(self._pending)
+                waiting = self._fair_order()
             for position, job in enumerate(waiting, start=1):
                 job.notify(ProgressEvent("queued", position=position))
             if batch:
                 self._serve(batch)
 
+    def _fair_order(self) -> list[_Job]:
+        """Pending jobs in serving order: each owner's first job, in order of who was served longest ago, then
+        each owner's second job, and so on. Call with the condition held."""
+        seen: dict[Hashable, int] = {}
+        ranked = []
+        for job in self._pending:
+            if job.cancelled:
+                continue
+            rank = seen.get(job.owner, 0)
+            seen[job.owner] = rank + 1
+            ranked.append((rank, self._last_served.get(job.owner, 0), job.number, job))
+        return [job for *_, job in sorted(ranked, key=lambda item: item[:3])]
+
     def _take_batch(self) -> list[_Job]:
-        """The oldest job plus compatible ones, in arrival order. A LoRA file appears at one scale per batch."""
+        """The next job in fair order plus compatible ones. A LoRA file appears at one scale per batch."""
+        order = self._fair_order()
         self._pending = [job for job in self._pending if not job.cancelled]
-        if not self._pending:
+        if not order:
             return []
-        first = self._pending[0]
+        first = order[0]
         batch: list[_Job] = []
         lora_scales: dict[str, float] = {}
-        for job in self._pending:
+        for job in order:
             if len(batch) == self.max_batch:
                 break
             if job.group != first.group:
@@ -192,6 +216,8 @@ class GenerationService:
             batch.append(job)
         for job in batch:
             self._pending.remove(job)
+            self._served += 1
+            self._last_served[job.owner] = self._served
         return batch
 
     def _serve(self, batch: list[_Job]) -> None:

@@ -44,7 +44,9 @@ def diffusers_reference_picture(kit: DemoKit, request: GenerationRequest) -> Ima
     """What diffusers' own pipeline draws for `request`, set up the documented way, on a fresh pipeline."""
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(kit.pipeline), safety_checker=None, requires_safety_checker=False)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(kit.pipeline), safety_checker=None, requires_safety_checker=False
+    )
     pipe.set_progress_bar_config(disable=True)
     extra = {}
     if request.lora_path:
@@ -52,7 +54,10 @@ def diffusers_reference_picture(kit: DemoKit, request: GenerationRequest) -> Ima
         pipe.set_adapters(["persona"], [request.lora_scale])
     if request.reference_path:
         pipe.load_ip_adapter(
-            str(kit.ip_adapter), subfolder="", weight_name="ip-adapter.safetensors", image_encoder_folder="image_encoder"
+            str(kit.ip_adapter),
+            subfolder="",
+            weight_name="ip-adapter.safetensors",
+            image_encoder_folder="image_encoder",
         )
         pipe.set_ip_adapter_scale(request.ip_scale)
         extra["ip_adapter_image"] = Image.open(request.reference_path)

@@ -112,11 +112,14 @@ def test_unusable_lora_files_are_refused_with_a_sentence(engine, tmp_path):
     with pytest.raises(InvalidAssetError, match="not a valid .safetensors"):
         engine.prepare(tiny_request(lora_path=pickled))
 
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     unrelated = tmp_path / "other-model.safetensors"
-    save_file({"unet.not_a_layer.lora_A.weight": torch.zeros(4, 4), "unet.not_a_layer.lora_B.weight": torch.zeros(4, 4)}, str(unrelated))
+    save_file(
+        {"unet.not_a_layer.lora_A.weight": torch.zeros(4, 4), "unet.not_a_layer.lora_B.weight": torch.zeros(4, 4)},
+        str(unrelated),
+    )
     with pytest.raises(InvalidAssetError, match="does not fit"):
         engine.prepare(tiny_request(lora_path=unrelated))
     # The engine still serves afterwards.

@@ -132,7 +132,9 @@ async def test_out_of_memory_retries_at_batch_size_one_then_reports_clearly(make
         return None
 
     service, _ = make_service(max_batch=4, batch_window_s=0.2, fail_when=oom_for_batches_and_huge)
-    first, second = await asyncio.gather(service.generate(tiny_request("a", seed=1)), service.generate(tiny_request("b")))
+    first, second = await asyncio.gather(
+        service.generate(tiny_request("a", seed=1)), service.generate(tiny_request("b"))
+    )
     assert first.batch_size == second.batch_size == 1
     with pytest.raises(OutOfMemoryError, match="ran out of memory"):
         await service.generate(tiny_request("huge"))
@@ -179,3 +181,19 @@ async def test_closing_fails_queued_requests_clearly(make_service):
         await waiting
     with pytest.raises(ServiceClosedError):
         await service.generate(tiny_request("too late"))
+
+
+async def test_owners_are_served_round_robin_not_in_arrival_order(make_service):
+    service, counting = make_service()
+    blocker = asyncio.create_task(service.generate(tiny_request("blocker", steps=8), owner="zoe"))
+    await asyncio.sleep(0.05)
+    burst = [asyncio.create_task(service.generate(tiny_request(f"ann {i}"), owner="ann")) for i in range(3)]
+    await asyncio.sleep(0.01)
+    positions = []
+    bob = asyncio.create_task(
+        service.generate(tiny_request("bob 0"), owner="bob", on_progress=lambda e: positions.append(e.position))
+    )
+    await asyncio.gather(blocker, bob, *burst)
+    served = [prompt for (prompt,) in counting.batches]
+    assert served == ["blocker", "ann 0", "bob 0", "ann 1", "ann 2"]
+    assert positions[0] == 2  # told right away that only ann's first request is ahead

@@ -7,11 +7,10 @@ basic strings, so escaping is the one thing to get right.
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from personas import validation
 from personas.errors import PersonaError, PersonaFileError

@@ -313,7 +313,7 @@ class DriverMixin:
         self._message_waiters.append(entry)
         try:
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             recent = [(m.source, m.author_name, m.content[:60]) for m in self.messages[-5:]]
             raise AssertionError(f"no matching message within {timeout}s; last messages: {recent}") from None
         finally:

@@ -155,7 +155,7 @@ class InteractionHandle:
 
         try:
             await asyncio.wait_for(waiter(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(
                 f"interaction {self.id}: no {what} within {timeout}s (callbacks={self.callbacks})"
             ) from None

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-import pytest
 import tomllib
+
+import pytest
 
 from personas import list_example_personas
 from personas.errors import PersonaError, PersonaFileError

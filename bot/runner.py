@@ -50,7 +50,11 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
         )
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
         service = GenerationService(engine)
-        bot = SelfieBot(settings, store, service, engine, http_client)
+        try:
+            bot = SelfieBot(settings, store, service, engine, http_client)
+        except BaseException:
+            await service.close()
+            raise
         try:
             yield bot
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from personas.files import load_persona_file
-from tests.bot.conftest import activate, create_persona, png_bytes
+from tests.bot.conftest import activate, assert_png, create_persona, png_bytes
 
 
 async def test_create_with_reference_and_lora_then_show(discord_standin, bots, kit):
@@ -135,3 +135,27 @@ async def test_commands_sync_once_per_payload(discord_standin, bots, tmp_path):
     await first.stop()
     second = await bots()
     assert not second.bot.synced_commands and discord_standin.command_put_count == 1
+
+
+async def test_edit_bumps_the_version_and_preview_is_a_two_by_two_grid(discord_standin, bots):
+    running = await bots()
+    w = discord_standin.default
+    await create_persona(discord_standin)
+    edit = await discord_standin.invoke_slash(
+        w.guild,
+        w.general,
+        w.admin,
+        "persona",
+        subcommand="edit",
+        options={"name": "Mira", "appearance": "a tall woman"},
+    )
+    assert (await edit.wait_for_followup()).content.startswith("Updated")
+    persona = await running.bot.store.get_persona(w.guild.id, "Mira")
+    assert persona.version == 2 and persona.appearance == "a tall woman"
+
+    preview = await discord_standin.invoke_slash(
+        w.guild, w.general, w.admin, "persona", subcommand="preview", options={"name": "Mira"}
+    )
+    shown = await preview.wait_for_followup(timeout=20)
+    assert shown.payload.get("flags", 0) & 64
+    assert_png(shown.files[0].data, size=128)

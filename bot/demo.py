@@ -101,8 +101,7 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
     engine = await asyncio.to_thread(
         Engine.load, settings.model, settings.device, settings.data_dir, settings.ip_adapter
     )
-    native = engine.pipe.unet.config.sample_size * engine.pipe.vae_scale_factor
-    size = size or settings.selfie_size or native
+    size = size or settings.selfie_size or engine.native_size
     steps = steps or (4 if settings.model == "demo" else settings.selfie_steps)
 
     spec = load_persona_file(next(p for p in list_example_personas() if p.stem == "mira"))

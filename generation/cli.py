@@ -69,15 +69,14 @@ def render_main(argv: list[str]) -> int:
         engine = Engine(loaded, ip_adapter=args.ip_adapter if args.reference else None, cache_dir=None)
         if not args.reference:
             loaded.default_ip_adapter = None
-        native = engine.pipe.unet.config.sample_size * engine.pipe.vae_scale_factor
         request = GenerationRequest(
             prompt=args.prompt,
             negative_prompt=args.negative,
             seed=args.seed,
             steps=args.steps,
             guidance=args.guidance,
-            width=args.width or native,
-            height=args.height or native,
+            width=args.width or engine.native_size,
+            height=args.height or engine.native_size,
             lora_path=args.lora,
             lora_scale=args.lora_scale,
             reference_path=args.reference,

@@ -113,6 +113,11 @@ class Engine:
         return cls(loaded, ip_adapter=ip_adapter, lora_capacity=lora_capacity, cache_dir=Path(data_dir) / "cache")
 
     @property
+    def native_size(self) -> int:
+        """The picture size (pixels) the model was trained at: 512 for SD 1.5, 1024 for SDXL, 64 for tiny demo."""
+        return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+
+    @property
     def supports_references(self) -> bool:
         return self.references is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,15 @@ async def discard(bot: SelfieBot, paths: list[Path]) -> None:
             await asyncio.to_thread(path.unlink, True)
 
 
+async def fetch(bot: SelfieBot, attachment: discord.Attachment, limit: int, what: str) -> bytes:
+    """Stream an attachment from Discord's CDN (or the configured API host) with the bot's HTTP client."""
+    settings = bot.settings
+    hosts = uploads.download_hosts(settings.api_base)
+    return await uploads.fetch_attachment(
+        bot.http_client, attachment, limit, settings.download_timeout_s, what, allowed_hosts=hosts
+    )
+
+
 async def prepare_assets(
     bot: SelfieBot, reference: discord.Attachment | None, lora: discord.Attachment | None, lora_scale: float
 ) -> PersonaAssets:
@@ -44,19 +54,15 @@ async def prepare_assets(
         if reference is not None:
             if not bot.engine.supports_references:
                 raise UploadError("This bot has no IP-Adapter set up (IP_ADAPTER), so it cannot use reference images.")
-            data = await uploads.fetch_attachment(
-                reference, settings.max_reference_bytes, settings.download_timeout_s, "reference image"
-            )
-            existed = any(settings.references_dir.glob(f"{uploads.check_reference(data)[0]}.*"))
+            data = await fetch(bot, reference, settings.max_reference_bytes, "reference image")
+            existed = any(settings.references_dir.glob(f"{hashlib.sha256(data).hexdigest()}.*"))
             path, digest = await asyncio.to_thread(uploads.store_reference, data, settings.references_dir)
             if not existed:
                 assets.new_files.append(path)
             assets.fields.update(reference_path=str(path), reference_hash=digest)
         if lora is not None:
             uploads.check_lora_name(lora.filename)
-            data = await uploads.fetch_attachment(
-                lora, settings.max_lora_bytes, settings.download_timeout_s, "LoRA file"
-            )
+            data = await fetch(bot, lora, settings.max_lora_bytes, "LoRA file")
             path, digest, new = await asyncio.to_thread(uploads.store_lora, data, settings.loras_dir)
             if new:
                 assets.new_files.append(path)
@@ -88,6 +94,10 @@ async def _try_on_model(bot: SelfieBot, assets: PersonaAssets, lora_scale: float
     try:
         await bot.service.generate(request)
     except InvalidAssetError as error:
+        if lora and "LoRA" in str(error):
+            raise UploadError(
+                "That LoRA does not fit this bot's model; upload one trained for the same base model."
+            ) from None
         raise UploadError(str(error)) from None
     except GenerationError as error:
         log.warning("upload check failed: %s", error)

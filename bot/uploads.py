@@ -8,61 +8,128 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import discord
+import httpx
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import UploadError
 from generation.assets import check_safetensors_header
 from generation.errors import InvalidAssetError
 
+log = logging.getLogger(__name__)
+
+# Pixel cap for reference images, checked from the header before any pixel is decoded (decompression bombs).
 MAX_REFERENCE_PIXELS = 4096 * 4096
+MIN_REFERENCE_SIDE = 64
 _IMAGE_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 
 
 def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MiB"
+    """A size as people read it: '8 MiB', '300 KiB', '512 bytes'."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.0f} MiB"
+    return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} bytes"
 
 
-async def fetch_attachment(attachment: discord.Attachment, limit: int, timeout: float, what: str) -> bytes:
-    """The attachment's bytes, read from the URL Discord gave for it (never a user-typed link)."""
+# Hosts Discord serves attachments from. The configured API base's host is added at run time, so a proxy or a
+# local Discord stand-in works; nothing else is ever fetched.
+DISCORD_CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
+_CHUNK = 64 * 1024
+
+
+def download_hosts(api_base: str) -> frozenset[str]:
+    host = urlsplit(api_base).hostname
+    return DISCORD_CDN_HOSTS | ({host} if host else set())
+
+
+def _too_big(what: str, limit: int) -> UploadError:
+    return UploadError(f"The {what} is larger than {_mib(limit)}; upload a smaller file.")
+
+
+async def fetch_attachment(
+    http: httpx.AsyncClient,
+    attachment: discord.Attachment,
+    limit: int,
+    timeout: float,
+    what: str,
+    allowed_hosts: frozenset[str] = DISCORD_CDN_HOSTS,
+) -> bytes:
+    """The attachment's bytes, streamed from the URL Discord gave for it (never a user-typed link).
+
+    Aborts as soon as more than `limit` bytes arrive (Discord's reported size can be wrong, the stream decides) and
+    after `timeout` seconds in all, so a slow or endless response cannot pin memory or the command.
+    """
     if attachment.size > limit:
         raise UploadError(
             f"The {what} is {_mib(attachment.size)}; the limit is {_mib(limit)}, so upload a smaller file."
         )
+    url = attachment.url
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or parts.hostname not in allowed_hosts:
+        log.warning("refused to download an attachment from %s", parts.hostname)
+        raise UploadError(f"That {what} does not come from Discord; attach the file to the command itself.")
     try:
-        data = await asyncio.wait_for(attachment.read(), timeout)
+        async with asyncio.timeout(timeout):
+            return await _stream(http, url, limit, what)
     except TimeoutError:
         raise UploadError(f"Downloading the {what} took too long; try again in a moment.") from None
-    except discord.HTTPException:
+    except httpx.HTTPError as error:
+        log.warning("attachment download failed: %s", type(error).__name__)
         raise UploadError(f"Discord would not hand me the {what}; upload it again.") from None
-    if len(data) > limit:
-        raise UploadError(f"The {what} is larger than {_mib(limit)}; upload a smaller file.")
-    return data
+
+
+async def _stream(http: httpx.AsyncClient, url: str, limit: int, what: str) -> bytes:
+    # identity: a compressed body could expand past the cap between two checks.
+    async with http.stream("GET", url, follow_redirects=False, headers={"Accept-Encoding": "identity"}) as response:
+        if response.status_code != 200:
+            raise UploadError(f"Discord would not hand me the {what}; upload it again.")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_big(what, limit)
+        buffer = bytearray()
+        async for chunk in response.aiter_bytes(_CHUNK):
+            buffer += chunk
+            if len(buffer) > limit:
+                raise _too_big(what, limit)
+        return bytes(buffer)
 
 
 def check_reference(data: bytes) -> tuple[str, str]:
-    """(sha256, extension) of a usable still image; raises UploadError otherwise."""
+    """(sha256, extension) of a usable still image; raises UploadError otherwise.
+
+    The size, frame count and format come from the header; pixels are decoded only after those checks passed, so a
+    small file that claims billions of pixels (a decompression bomb) costs nothing.
+    """
+    too_large = UploadError(
+        f"The reference image has too many pixels; use one under {MAX_REFERENCE_PIXELS // 1_000_000} megapixels."
+    )
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_REFERENCE_PIXELS:
-                raise UploadError("The reference image is too large; use one under 16 megapixels.")
+                raise too_large
             if getattr(image, "is_animated", False) or getattr(image, "n_frames", 1) > 1:
-                raise UploadError("The reference must be a still picture, not an animation.")
+                raise UploadError("The reference must be a still picture, not an animation; upload a PNG or JPEG.")
             kind = image.format or ""
+            if kind not in _IMAGE_EXTENSIONS:
+                raise UploadError("The reference must be a PNG, JPEG or WebP picture; convert it and upload again.")
             image.load()
     except UploadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise too_large from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise UploadError("The reference is not an image I can read; upload a PNG, JPEG or WebP picture.") from None
-    if kind not in _IMAGE_EXTENSIONS:
-        raise UploadError("The reference must be a PNG, JPEG or WebP picture.")
-    if min(width, height) < 64:
-        raise UploadError("The reference image is too small; use one at least 64 pixels on each side.")
+    if min(width, height) < MIN_REFERENCE_SIDE:
+        raise UploadError(
+            f"The reference image is too small; use one at least {MIN_REFERENCE_SIDE} pixels on each side."
+        )
     return hashlib.sha256(data).hexdigest(), _IMAGE_EXTENSIONS[kind]
 
 
@@ -88,6 +155,7 @@ def store_reference(data: bytes, folder: Path) -> tuple[Path, str]:
 
 
 def check_lora_name(filename: str) -> None:
+    """Only .safetensors: .ckpt/.bin/.pt files are pickles, and unpickling runs code. The bytes are checked too."""
     if not filename.lower().endswith(".safetensors"):
         raise UploadError("LoRA files must be .safetensors (other formats can run code); export it as .safetensors.")
 

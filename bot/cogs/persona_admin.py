@@ -16,10 +16,11 @@ from discord.ext import commands
 from PIL import Image
 
 from bot import safety
-from bot.assets import discard, prepare_assets
+from bot.assets import discard, fetch, prepare_assets
 from bot.checks import manage_server
 from bot.errors import UploadError
 from bot.progress import SilentStatus  # noqa: F401  (kept for symmetry with the selfie cog)
+from personas import validation
 from personas.errors import PersonaError, PersonaNotFound
 from personas.files import dump_persona_toml, load_persona_file
 from personas.models import Persona, SceneState
@@ -53,6 +54,20 @@ async def require_persona(bot: SelfieBot, guild_id: int, name: str) -> Persona:
     if persona is None:
         raise PersonaNotFound(f"There is no persona called “{name}” on this server; `/persona list` shows them.")
     return persona
+
+
+_TEXT_CHECKS = {
+    "appearance": validation.validate_appearance,
+    "personality": validation.validate_personality,
+    "avatar_url": validation.validate_avatar_url,
+}
+
+
+def check_text_fields(fields: dict) -> None:
+    """Raise the store's own PersonaError for a bad typed field before any file is downloaded or written."""
+    for key, check in _TEXT_CHECKS.items():
+        if key in fields:
+            check(fields[key])
 
 
 def _short(digest: str | None) -> str:
@@ -98,6 +113,10 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         refusal = safety.check_persona_settings(str(fields.get("appearance", "")), bool(fields.get("nsfw")))
         if refusal:
             raise UploadError(refusal)
+        # Typed fields first: a bad name should not cost a download and a model check.
+        existing = [p.name for p in await self.bot.store.list_personas(interaction.guild_id)]
+        validation.validate_name(str(fields.get("name", "")), existing)
+        check_text_fields(fields)
         assets = await prepare_assets(self.bot, reference, lora, lora_scale)
         try:
             return await self.bot.store.create_persona(interaction.guild_id, **fields, **assets.fields)
@@ -193,6 +212,7 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         )
         if refusal:
             raise UploadError(refusal)
+        check_text_fields(changes)
         assets = await prepare_assets(self.bot, reference, lora, float(changes.get("lora_scale", current.lora_scale)))
         changes.update(assets.fields)
         if not changes:
@@ -298,10 +318,9 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         lora: discord.Attachment | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if file.size > MAX_PERSONA_FILE:
-            raise UploadError("Persona files are small text files; that one is too large.")
+        data = await fetch(self.bot, file, MAX_PERSONA_FILE, "persona file")
         try:
-            text = (await file.read()).decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise UploadError("The persona file must be UTF-8 text (TOML).") from None
         if "=" not in text:

@@ -41,11 +41,13 @@ class DemoShape:
     vision_layers: int = 2
     vision_image_size: int = 32
     vision_patch: int = 8
+    family: str = "sd"  # "sd" (SD 1.x/2.x layout) or "sdxl" (two text encoders, size/crop conditioning)
 
 
 SHAPES = {
     "tiny": DemoShape("tiny", (16, 32), 1, 16, (8, 8, 8, 8), 4, 64),
     "bench": DemoShape("bench", (64, 128), 2, 64, (16, 32, 32, 32), 8, 128),
+    "tiny-xl": DemoShape("tiny-xl", (16, 32), 1, 16, (8, 8, 8, 8), 4, 64, family="sdxl"),
     # The real SD 1.5 architecture (random weights) for GPU benchmarks; about 1 GB in fp32 on disk.
     "sd15": DemoShape(
         "sd15", (320, 640, 1280, 1280), 2, 768, (128, 256, 512, 512), 32, 512,
@@ -105,9 +107,93 @@ def build_demo_tokenizer():
 
 
 def build_demo_pipeline(shape: DemoShape):
-    """The tiny SD pipeline itself (random weights from fixed seeds)."""
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    """The demo pipeline itself (random weights from fixed seeds), in the SD or SDXL layout."""
+    if shape.family == "sdxl":
+        return build_demo_xl_pipeline(shape)
+    return build_demo_sd_pipeline(shape)
+
+
+def _vae(shape: DemoShape):
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=shape.vae_channels,
+        down_block_types=("DownEncoderBlock2D",) * len(shape.vae_channels),
+        up_block_types=("UpDecoderBlock2D",) * len(shape.vae_channels),
+        latent_channels=4,
+        norm_num_groups=shape.groups,
+        sample_size=shape.image_size,
+    )
+
+
+def _text_config(shape: DemoShape, vocab_size: int):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=shape.text_dim,
+        intermediate_size=shape.text_dim * 4,
+        num_hidden_layers=shape.text_layers,
+        num_attention_heads=shape.text_heads,
+        max_position_embeddings=77,
+        projection_dim=shape.text_dim,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+
+
+def build_demo_xl_pipeline(shape: DemoShape):
+    """A tiny SDXL-layout pipeline: two text encoders and size/crop ("text_time") conditioning."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    tokenizer = build_demo_tokenizer()
+    time_dim = 8
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=shape.image_size // 8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=shape.unet_channels,
+        layers_per_block=shape.unet_layers,
+        down_block_types=_down_blocks(shape),
+        up_block_types=tuple(reversed([kind.replace("Down", "Up") for kind in _down_blocks(shape)])),
+        cross_attention_dim=shape.text_dim * 2,  # both encoders' hidden states, concatenated
+        attention_head_dim=shape.head_dim,
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=time_dim,
+        projection_class_embeddings_input_dim=6 * time_dim + shape.text_dim,
+        norm_num_groups=shape.groups,
+    )
+    vae = _vae(shape)
+    torch.manual_seed(2)
+    text_encoder = CLIPTextModel(_text_config(shape, len(tokenizer)))
+    text_encoder_2 = CLIPTextModelWithProjection(_text_config(shape, len(tokenizer)))
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading"
+    )
+    return StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        image_encoder=None,
+        feature_extractor=None,
+    )
+
+
+def build_demo_sd_pipeline(shape: DemoShape):
+    """The tiny SD pipeline (random weights from fixed seeds)."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
 
     tokenizer = build_demo_tokenizer()
     torch.manual_seed(0)
@@ -123,32 +209,9 @@ def build_demo_pipeline(shape: DemoShape):
         attention_head_dim=shape.head_dim,
         norm_num_groups=shape.groups,
     )
-    torch.manual_seed(1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=shape.vae_channels,
-        down_block_types=("DownEncoderBlock2D",) * len(shape.vae_channels),
-        up_block_types=("UpDecoderBlock2D",) * len(shape.vae_channels),
-        latent_channels=4,
-        norm_num_groups=shape.groups,
-        sample_size=shape.image_size,
-    )
+    vae = _vae(shape)
     torch.manual_seed(2)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=shape.text_dim,
-            intermediate_size=shape.text_dim * 4,
-            num_hidden_layers=shape.text_layers,
-            num_attention_heads=shape.text_heads,
-            max_position_embeddings=77,
-            projection_dim=shape.text_dim,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
+    text_encoder = CLIPTextModel(_text_config(shape, len(tokenizer)))
     scheduler = PNDMScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True, steps_offset=1
     )

@@ -17,6 +17,8 @@ import discord
 import httpx
 from discord.ext import commands
 
+from bot import jobs
+from bot.admission import Admission
 from bot.errors import on_tree_error
 from bot.replies import ReplyWriter
 from bot.selfie_flow import SelfieFlow
@@ -72,10 +74,12 @@ class SelfieBot(commands.Bot):
             if settings.llm_base_url
             else OfflineSceneExtractor()
         )
+        self.admission = Admission(settings.max_pending_per_user, settings.max_pending_per_guild)
         self.flow = SelfieFlow(self)
         self.accepting = True
         self.ready_event = asyncio.Event()
         self.synced_commands = False
+        self._resumed = False
         self._work: set[asyncio.Task] = set()
         self.tree.error(on_tree_error)
 
@@ -110,6 +114,9 @@ class SelfieBot(commands.Bot):
                 "Message Content intent is off: personas answer mentions of the bot, replies to their messages and "
                 "slash commands only (enable it in the Developer Portal to let them hear their names)."
             )
+        if not self._resumed:  # on_ready fires again after a fresh reconnect; resume only once per process
+            self._resumed = True
+            self.track(jobs.resume_pending(self), name="resume-jobs")
         self.ready_event.set()
 
     def track(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task | None:

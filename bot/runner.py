@@ -49,7 +49,7 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
             Engine.load, settings.model, settings.device, settings.data_dir, settings.ip_adapter
         )
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
-        service = GenerationService(engine)
+        service = GenerationService(engine, max_batch=settings.max_batch, max_queue=settings.max_queue)
         try:
             bot = SelfieBot(settings, store, service, engine, http_client)
         except BaseException:

@@ -1,7 +1,10 @@
 """One path from "send me a selfie" to a posted picture: plan, check, queue, generate, post, remember.
 
-Used by the chat listener, `/selfie` and "Another take". The flow never answers an interaction itself; it reports
-through a `StatusMessage` and returns a `SelfieOutcome` the caller turns into words.
+Used by the chat listener, `/selfie`, "Another take" and the restart resumer (bot/jobs.py). The flow never answers
+an interaction itself; it reports through a `StatusMessage` and returns a `SelfieOutcome` the caller turns into
+words. It holds an admission ticket for the whole request (released whatever happens) and, when the request was
+recorded as a job, moves that job on: 'posting' right before the picture is sent, 'done' in the same step as the
+posted message is recorded, 'failed' when it was answered without a picture.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import safety
+from bot.admission import Refused, Ticket
 from bot.progress import StatusMessage, progress_text
 from bot.views import selfie_view
 from bot.webhooks import Speakable
-from generation.errors import GenerationError
+from generation.errors import GenerationError, QueueFullError, ServiceClosedError
 from generation.request import GenerationRequest
 from personas.models import Persona, SelfieRecord
 from personas.planner import plan_selfie
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+BACK_AFTER_RESTART = "I have to restart for a moment; I'll send your selfie when I'm back 📸"
 
 
 @dataclass
@@ -42,6 +47,9 @@ class SelfieContext:
     caption: str | None = None  # the persona's words to go with the picture
     kind: str | None = None  # force a request kind (`/selfie`)
     retake_of: SelfieRecord | None = None
+    job_id: int | None = None  # the persisted request (bot/jobs.py), if it was recorded
+    ticket: Ticket | None = None  # admission already granted by the caller; the flow admits otherwise
+    resumable: bool = False  # a restart serves it again (chat jobs), so shutdown postpones instead of failing
 
 
 @dataclass
@@ -49,7 +57,9 @@ class SelfieOutcome:
     message: discord.WebhookMessage | None = None
     selfie_id: int | None = None
     declined: str | None = None  # in-character refusal; nothing was generated
-    error: str | None = None  # generation failed; the sentence says why
+    error: str | None = None  # generation failed; the sentence says why (already shown in the status)
+    refused: str | None = None  # too many requests (limits, full queue); the caller says it
+    postponed: bool = False  # shutting down; the restart will serve it
 
 
 def encode_picture(image, limit: int) -> tuple[bytes, str]:
@@ -103,6 +113,27 @@ class SelfieFlow:
         )
 
     async def run(self, ctx: SelfieContext, status: StatusMessage) -> SelfieOutcome:
+        ticket = ctx.ticket
+        if ticket is None:
+            try:
+                ticket = self.bot.admission.admit(ctx.persona.guild_id, ctx.requester.id)
+            except Refused as refusal:
+                await self._settle(ctx, f"refused: {refusal}")
+                return SelfieOutcome(refused=str(refusal))
+        try:
+            return await self._run(ctx, status)
+        finally:
+            ticket.release()
+
+    async def _settle(self, ctx: SelfieContext, outcome: str) -> None:
+        """The request was answered without a picture: close its job so a restart leaves it alone."""
+        if ctx.job_id is not None:
+            await self.bot.store.mark_job_failed(ctx.job_id, outcome)
+
+    def _postpone(self, ctx: SelfieContext) -> bool:
+        return ctx.resumable and ctx.job_id is not None and not self.bot.accepting
+
+    async def _run(self, ctx: SelfieContext, status: StatusMessage) -> SelfieOutcome:
         bot, persona, channel = self.bot, ctx.persona, ctx.channel
         guild_id = persona.guild_id
         store = bot.store
@@ -134,6 +165,7 @@ class SelfieFlow:
         decision = safety.check_picture(persona, channel, ctx.request_text, prompt)
         if not decision.allowed:
             log.info("declined a picture of %s in %s (%s)", persona.name, channel.id, decision.reason)
+            await self._settle(ctx, f"declined: {decision.reason}")
             return SelfieOutcome(declined=decision.decline)
         if not decision.explicit:
             negative = safety.sfw_negative(negative)
@@ -142,15 +174,33 @@ class SelfieFlow:
         await status.open(f"{persona.name} is getting ready…")
         try:
             result = await bot.service.generate(
-                request, on_progress=lambda e: status.show(progress_text(persona.name, e))
+                request,
+                on_progress=lambda e: status.show(progress_text(persona.name, e)),
+                owner=ctx.requester.id,  # round-robin between users: one user's burst does not hold up the rest
             )
             data, filename = encode_picture(result.image, upload_limit(channel))
+        except QueueFullError as error:
+            await status.finish(None, None)
+            await self._settle(ctx, f"refused: {error}")
+            return SelfieOutcome(refused=str(error))
+        except ServiceClosedError as error:
+            if self._postpone(ctx):
+                await status.finish(BACK_AFTER_RESTART, None)
+                return SelfieOutcome(postponed=True)
+            await status.finish(f"Ugh, my camera isn't cooperating: {error}", None)
+            await self._settle(ctx, f"error: {error}")
+            return SelfieOutcome(error=str(error))
         except GenerationError as error:
             text = f"Ugh, my camera isn't cooperating: {error}"
             await status.finish(text, None)
+            await self._settle(ctx, f"error: {error}")
             return SelfieOutcome(error=str(error))
         except BaseException:
+            if self._postpone(ctx):  # cancelled by shutdown: the job stays open for the restart
+                await status.finish(BACK_AFTER_RESTART, None)
+                raise
             await status.finish("My camera gave up on this one; try again in a bit.", None)
+            await self._settle(ctx, "cancelled")
             raise
 
         parameters = result.report() | {
@@ -173,6 +223,10 @@ class SelfieFlow:
             parameters,
         )
         caption = ctx.caption or "here you go 📸"
+        if ctx.job_id is not None and not await store.mark_job_posting(ctx.job_id, selfie_id):
+            log.warning("job %s was answered already; not posting it again", ctx.job_id)
+            await status.finish(None, None)
+            return SelfieOutcome(selfie_id=selfie_id)
         try:
             message = await bot.webhooks.send(
                 channel,
@@ -186,8 +240,12 @@ class SelfieFlow:
             )
         except BaseException:
             await status.finish("I couldn't post the picture here; check my permissions.", None)
+            await self._settle(ctx, "posting failed")
             raise
-        await store.set_selfie_message(guild_id, selfie_id, message.id)
+        if ctx.job_id is not None:
+            await store.mark_job_done(ctx.job_id, message.id)  # also records the message on the selfie
+        else:
+            await store.set_selfie_message(guild_id, selfie_id, message.id)
         if plan is not None:
             await store.save_scene(guild_id, channel.id, persona.id, plan.persistent_scene)
         await store.add_turn(

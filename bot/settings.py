@@ -96,6 +96,11 @@ class Settings:
     message_content: bool = True
     shutdown_grace_s: float = 60.0
     guild_ready_timeout_s: float = 2.0
+    max_pending_per_user: int = 2  # selfies one user may have on the way at once
+    max_pending_per_guild: int = 10  # ... and one server
+    max_queue: int = 100  # pictures waiting for the GPU, all servers together
+    max_batch: int | None = None  # pictures per pipeline call (None: 1 on the CPU, 4 on CUDA)
+    resume_max_age_s: float = 600.0  # chat requests younger than this are served again after a restart
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -128,6 +133,11 @@ class Settings:
             progress_interval_s=_float(merged, "PROGRESS_INTERVAL", 1.5),
             message_content=_bool(merged, "MESSAGE_CONTENT_INTENT", True),
             shutdown_grace_s=_float(merged, "SHUTDOWN_GRACE", 60.0),
+            max_pending_per_user=_int(merged, "MAX_PENDING_PER_USER", 2),
+            max_pending_per_guild=_int(merged, "MAX_PENDING_PER_GUILD", 10),
+            max_queue=_int(merged, "MAX_QUEUE", 100),
+            max_batch=_int(merged, "MAX_BATCH", 0, low=0) or None,
+            resume_max_age_s=_float(merged, "RESUME_MAX_AGE", 600.0),
             extra=merged,
         )
 

@@ -13,6 +13,7 @@ import random
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -152,6 +153,49 @@ def _selfie(row: aiosqlite.Row) -> SelfieRecord:
         seed=row["seed"],
         parameters=json.loads(row["parameters"]),
         created_at=_time(row["created_at"]),
+    )
+
+
+JOB_KINDS = ("chat", "slash")
+OPEN_JOB_STATES = ("queued", "running", "posting")
+
+
+@dataclass(frozen=True)
+class SelfieJob:
+    """A selfie request as recorded before it was queued (see migration 0004 for the states)."""
+
+    id: int
+    source_kind: str
+    source_id: int
+    guild_id: int
+    channel_id: int
+    persona_id: int
+    requester_id: int
+    request_text: str
+    state: str
+    attempts: int
+    selfie_id: int | None
+    answer_message_id: int | None
+    outcome: str | None
+    created_at: datetime
+
+
+def _job(row: aiosqlite.Row) -> SelfieJob:
+    return SelfieJob(
+        id=row["id"],
+        source_kind=row["source_kind"],
+        source_id=row["source_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        persona_id=row["persona_id"],
+        requester_id=row["requester_id"],
+        request_text=row["request_text"],
+        state=row["state"],
+        attempts=row["attempts"],
+        selfie_id=row["selfie_id"],
+        answer_message_id=row["answer_message_id"],
+        outcome=row["outcome"],
+        created_at=datetime.fromisoformat(row["created_at"]),
     )
 
 
@@ -552,3 +596,115 @@ class PersonaStore:
             )
 
         await self._write(body)
+
+    # -- selfie jobs ------------------------------------------------------------------------------------------
+    # The bot's persisted request queue. Every state change is a compare-and-set on the current state, so a job can
+    # be claimed once and posted once however often a restart looks at it.
+
+    async def enqueue_job(
+        self,
+        source_kind: str,
+        source_id: int,
+        guild_id: int,
+        channel_id: int,
+        persona_id: int,
+        requester_id: int,
+        request_text: str,
+        *,
+        created_at: datetime | None = None,
+    ) -> int | None:
+        """Record a request before it is queued; None when this source (message, interaction) was recorded before."""
+        if source_kind not in JOB_KINDS:
+            raise ValueError(f"source_kind must be one of {JOB_KINDS}, not {source_kind!r}")
+        created = (created_at or _now()).isoformat()
+
+        async def body(conn: aiosqlite.Connection) -> int | None:
+            cursor = await conn.execute(
+                "INSERT INTO selfie_jobs (source_kind, source_id, guild_id, channel_id, persona_id, requester_id,"
+                " request_text, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (source_kind, source_id) DO NOTHING",
+                (
+                    source_kind,
+                    source_id,
+                    guild_id,
+                    channel_id,
+                    persona_id,
+                    requester_id,
+                    request_text,
+                    created,
+                    created,
+                ),
+            )
+            return int(cursor.lastrowid) if cursor.rowcount == 1 else None
+
+        return await self._write(body)
+
+    async def _move_job(self, job_id: int, sets: str, params: tuple[Any, ...], states: tuple[str, ...]) -> bool:
+        marks = ", ".join("?" for _ in states)
+
+        async def body(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(
+                f"UPDATE selfie_jobs SET {sets}, updated_at = ? WHERE id = ? AND state IN ({marks})",
+                (*params, _now().isoformat(), job_id, *states),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(body)
+
+    async def claim_job(self, job_id: int, attempts: int) -> bool:
+        """Take an open (queued or running) job for serving; False if its attempt count moved on or it is settled."""
+
+        async def body(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(
+                "UPDATE selfie_jobs SET state = 'running', attempts = attempts + 1, updated_at = ?"
+                " WHERE id = ? AND attempts = ? AND state IN ('queued', 'running')",
+                (_now().isoformat(), job_id, attempts),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(body)
+
+    async def mark_job_posting(self, job_id: int, selfie_id: int | None) -> bool:
+        """Right before the picture is sent; False means it must not be sent (already posted or settled)."""
+        return await self._move_job(job_id, "state = 'posting', selfie_id = ?", (selfie_id,), ("queued", "running"))
+
+    async def mark_job_done(self, job_id: int, answer_message_id: int | None) -> bool:
+        """The request was answered by `answer_message_id`; the job's selfie gets that message id in the same step."""
+
+        async def body(conn: aiosqlite.Connection) -> bool:
+            now = _now().isoformat()
+            cursor = await conn.execute(
+                "UPDATE selfie_jobs SET state = 'done', answer_message_id = ?, updated_at = ?"
+                " WHERE id = ? AND state IN ('queued', 'running', 'posting')",
+                (answer_message_id, now, job_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await conn.execute(
+                "UPDATE selfies SET message_id = ? WHERE id = (SELECT selfie_id FROM selfie_jobs WHERE id = ?)"
+                " AND guild_id = (SELECT guild_id FROM selfie_jobs WHERE id = ?)",
+                (answer_message_id, job_id, job_id),
+            )
+            return True
+
+        return await self._write(body)
+
+    async def mark_job_failed(self, job_id: int, outcome: str, answer_message_id: int | None = None) -> bool:
+        """The request was answered without a picture (refused, declined, failed, expired); `outcome` says why."""
+        return await self._move_job(
+            job_id,
+            "state = 'failed', outcome = ?, answer_message_id = ?",
+            (outcome[:500], answer_message_id),
+            OPEN_JOB_STATES,
+        )
+
+    async def pending_jobs(self) -> list[SelfieJob]:
+        """Jobs not yet answered, oldest first (all guilds: this is the process's own queue)."""
+        rows = await self._fetchall(
+            "SELECT * FROM selfie_jobs WHERE state IN ('queued', 'running', 'posting') ORDER BY id", ()
+        )
+        return [_job(row) for row in rows]
+
+    async def get_job(self, job_id: int) -> SelfieJob | None:
+        row = await self._fetchone("SELECT * FROM selfie_jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None

@@ -15,7 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import safety
+from bot import jobs, safety
+from bot.admission import Refused
 from bot.checks import in_guild
 from bot.errors import WebhookUnavailable
 from bot.progress import WebhookStatus
@@ -119,30 +120,78 @@ class Chat(commands.Cog):
             except discord.HTTPException:
                 log.warning("cannot speak in channel %s: %s", message.channel.id, error)
 
+    async def _take(self, message: discord.Message, persona: Persona, text: str) -> jobs.Intake | str | None:
+        """Record and admit a selfie request: the intake, a refusal sentence, or None for a replayed message."""
+        try:
+            return await jobs.take(self.bot, "chat", message.id, persona, message.channel, message.author.id, text)
+        except Refused as refusal:
+            return str(refusal)
+
     async def _converse(self, message: discord.Message, persona: Persona) -> None:
-        bot, store, channel = self.bot, self.bot.store, message.channel
+        store, channel = self.bot.store, message.channel
         text = self._clean(message)
+        intake: jobs.Intake | str | None = None
+        if detect_selfie_request(without_name(text, persona)) is not None:
+            # Recorded first: the message id de-duplicates a replayed event before anything is said or remembered.
+            intake = await self._take(message, persona, text)
+            if intake is None:
+                return
+        await store.add_turn(
+            message.guild.id, channel.id, persona.id, message.author.id, "user", text, message_id=message.id
+        )
+        if isinstance(intake, str):
+            await self._say(message, persona, intake, mention=True)
+            return
+        try:
+            await self._answer(message, persona, text, intake)
+        except Exception:  # not cancellation: a job cut off by shutdown stays open for the restart
+            await jobs.abandon(self.bot, intake, "the chat answer failed")  # no-op once the flow settled it
+            raise
+        finally:
+            if intake is not None:
+                intake.ticket.release()
+
+    async def _answer(self, message: discord.Message, persona: Persona, text: str, intake: jobs.Intake | None) -> None:
+        bot, store, channel = self.bot, self.bot.store, message.channel
         guild_id = message.guild.id
-        await store.add_turn(guild_id, channel.id, persona.id, message.author.id, "user", text, message_id=message.id)
-        request = detect_selfie_request(without_name(text, persona))
-        if request is not None:
+        if intake is not None:
             decision = safety.check_picture(persona, channel, text)
             if not decision.allowed:
+                await store.mark_job_failed(intake.job_id, f"declined: {decision.reason}")
                 await self._say(message, persona, decision.decline, mention=True)
                 return
         turns = await store.recent_turns(guild_id, channel.id, persona.id)
         async with channel.typing():
-            reply = await bot.replies.reply(persona, turns, selfie=request is not None)
-        if request is None and not persona_says_sending(reply):
+            reply = await bot.replies.reply(persona, turns, selfie=intake is not None)
+        if intake is None and not persona_says_sending(reply):
             await self._say(message, persona, reply)
             return
-        await store.add_turn(guild_id, channel.id, persona.id, None, "persona", reply)
-        status = WebhookStatus(bot.webhooks, channel, persona, bot.settings.progress_interval_s)
-        outcome = await bot.flow.run(
-            SelfieContext(persona, channel, message.author, request_text=text, caption=reply), status
+        if intake is None:  # the persona decided to send one on its own
+            taken = await self._take(message, persona, text)
+            if taken is None:
+                return
+            if isinstance(taken, str):
+                await self._say(message, persona, reply)  # the words stay; the picture waits for a free slot
+                return
+            intake = taken
+        context = SelfieContext(
+            persona,
+            channel,
+            message.author,
+            request_text=text,
+            caption=reply,
+            job_id=intake.job_id,
+            ticket=intake.ticket,
+            resumable=True,
         )
-        if outcome.declined:
-            await self._say(message, persona, outcome.declined, mention=True)
+        try:
+            await store.add_turn(guild_id, channel.id, persona.id, None, "persona", reply)
+            status = WebhookStatus(bot.webhooks, channel, persona, bot.settings.progress_interval_s)
+            outcome = await bot.flow.run(context, status)
+        finally:
+            intake.ticket.release()
+        if outcome.declined or outcome.refused:
+            await self._say(message, persona, outcome.declined or outcome.refused or "", mention=True)
 
     @app_commands.command(name="forget", description="Make the personas forget what you told them on this server")
     @in_guild()

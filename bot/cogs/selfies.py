@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import jobs
+from bot.admission import Refused
 from bot.checks import in_guild, is_manager
 from bot.cogs.chat import personas_for
 from bot.cogs.persona_admin import persona_names, require_persona
@@ -65,25 +67,58 @@ class Selfies(commands.Cog):
                 f"{chosen.name} doesn't live in this channel; an admin can bring them here with `/persona activate`."
             )
         request_text = f"send me a selfie, {scene}" if scene else "send me a selfie"
+        try:
+            intake = await jobs.take(
+                self.bot, "slash", interaction.id, chosen, channel, interaction.user.id, request_text
+            )
+        except Refused as refusal:
+            await interaction.edit_original_response(content=f"**{chosen.name}**: {refusal}")
+            return
+        if intake is None:
+            return
+        try:
+            outcome = await self._serve(interaction, chosen, channel, request_text, intake)
+        except Exception:
+            await jobs.abandon(self.bot, intake, "the /selfie answer failed")
+            raise
+        finally:
+            intake.ticket.release()
+        if outcome is None:
+            return
+        if outcome.declined or outcome.refused:
+            await interaction.edit_original_response(
+                content=f"**{chosen.name}**: {outcome.declined or outcome.refused}"
+            )
+
+    async def _serve(self, interaction, persona, channel, request_text: str, intake: jobs.Intake):
+        """Caption, then the flow in a tracked task (shutdown waits for it); None when shutting down."""
         store = self.bot.store
-        await store.add_turn(interaction.guild_id, channel.id, chosen.id, interaction.user.id, "user", request_text)
-        turns = await store.recent_turns(interaction.guild_id, channel.id, chosen.id)
-        caption = await self.bot.replies.reply(chosen, turns, selfie=True)
-        context = SelfieContext(chosen, channel, interaction.user, request_text, caption=caption, kind="selfie")
+        await store.add_turn(interaction.guild_id, channel.id, persona.id, interaction.user.id, "user", request_text)
+        turns = await store.recent_turns(interaction.guild_id, channel.id, persona.id)
+        caption = await self.bot.replies.reply(persona, turns, selfie=True)
+        context = SelfieContext(
+            persona,
+            channel,
+            interaction.user,
+            request_text,
+            caption=caption,
+            kind="selfie",
+            job_id=intake.job_id,
+            ticket=intake.ticket,
+        )
         task = self.bot.track(
             self.bot.flow.run(context, InteractionStatus(interaction, self.bot.settings.progress_interval_s)),
             name=f"selfie-{interaction.id}",
         )
         if task is None:
             self._closing()
-            return
+            return None
         outcome = await task
-        if outcome.declined:
-            await interaction.edit_original_response(content=f"**{chosen.name}**: {outcome.declined}")
-        elif outcome.message is not None:
+        if outcome.message is not None:
             await store.add_turn(
-                interaction.guild_id, channel.id, chosen.id, None, "persona", caption, message_id=outcome.message.id
+                interaction.guild_id, channel.id, persona.id, None, "persona", caption, message_id=outcome.message.id
             )
+        return outcome
 
     async def on_button(self, action: str, selfie_id: int, interaction: discord.Interaction) -> None:
         try:
@@ -117,12 +152,29 @@ class Selfies(commands.Cog):
         if persona is None:
             raise UserFacingError("The persona of this selfie was deleted, so there is no other take.")
         await interaction.response.defer()
-        context = SelfieContext(persona, channel, interaction.user, "", caption="another take 📸", retake_of=record)
+        try:
+            intake = await jobs.take(self.bot, "slash", interaction.id, persona, channel, interaction.user.id, "take")
+        except Refused as refusal:
+            raise UserFacingError(str(refusal)[:1].upper() + str(refusal)[1:]) from None
+        if intake is None:
+            return
+        context = SelfieContext(
+            persona,
+            channel,
+            interaction.user,
+            "",
+            caption="another take 📸",
+            retake_of=record,
+            job_id=intake.job_id,
+            ticket=intake.ticket,
+        )
         status = WebhookStatus(self.bot.webhooks, channel, persona, self.bot.settings.progress_interval_s)
         task = self.bot.track(self.bot.flow.run(context, status), name=f"take-{interaction.id}")
+        if task is None:
+            await jobs.abandon(self.bot, intake, "shutting down")
         outcome = await task if task is not None else None
-        if outcome is not None and (outcome.declined or outcome.error):
-            await interaction.followup.send(outcome.declined or outcome.error, ephemeral=True)
+        if outcome is not None and (outcome.declined or outcome.error or outcome.refused):
+            await interaction.followup.send(outcome.declined or outcome.error or outcome.refused, ephemeral=True)
 
 
 async def setup(bot: SelfieBot) -> None:

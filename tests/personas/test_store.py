@@ -166,7 +166,11 @@ async def test_migrations_from_every_previous_version(tmp_path, start):
         assert old is not None and old.appearance == "old look" and old.lora_trigger == ""
         mira = await store.create_persona(1, name="Mira", appearance="a")
         await store.add_turn(1, CHANNEL, mira.id, 1, "user", "hi")
-        await store.record_selfie(1, CHANNEL, mira.id, 1, 1, 5, "p", "n", 1, {})
+        selfie = await store.record_selfie(1, CHANNEL, mira.id, 1, 1, None, "p", "n", 1, {})
+        job = await store.enqueue_job("chat", 77, 1, CHANNEL, mira.id, 1, "selfie pls")  # 0004: the job queue
+        assert job is not None and await store.enqueue_job("chat", 77, 1, CHANNEL, mira.id, 1, "again") is None
+        assert await store.mark_job_posting(job, selfie) and await store.mark_job_done(job, 5)
+        assert (await store.get_selfie(1, selfie)).message_id == 5 and await store.pending_jobs() == []
 
 
 async def test_a_failed_change_leaves_nothing_behind(store):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import httpx
 
+from bot import safety
 from personas.models import Persona, Turn
 from personas.prompting import sanitize_chat_text
 
@@ -58,8 +59,8 @@ def chat_messages(persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> l
     messages = [{"role": "system", "content": system_prompt(persona, selfie=selfie)}]
     for turn in turns[-MAX_CONTEXT_TURNS:]:
         content = sanitize_chat_text(turn.content, 1000)
-        if not content:
-            continue
+        if not content or safety.sexualises_minors(content):
+            continue  # never hand such text to the model, not even as old context
         if turn.role == "user":
             messages.append({"role": "user", "content": content})
         elif turn.role == "persona":
@@ -86,6 +87,8 @@ class ReplyWriter:
     async def reply(self, persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> str:
         """The persona's answer to the last turn of `turns`."""
         last = next((t.content for t in reversed(turns) if t.role == "user"), "")
+        if safety.sexualises_minors(last):
+            return safety.MINOR_REFUSAL  # refused in words too, and the LLM never sees it
         if not self._url:
             return template_reply(persona, last, selfie=selfie)
         try:

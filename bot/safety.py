@@ -17,20 +17,46 @@ from dataclasses import dataclass
 import discord
 
 from personas.models import Persona
+from personas.validation import clean_text
 
 _EXPLICIT = re.compile(
     r"\b(?:nsfw|nude|nudes|naked|nudity|topless|bottomless|nipples?|boobs?|tits|breasts?|genitals?|pussy|penis|"
     r"dick|cock|vagina|butt ?naked|sex|sexy|sexual|porn\w*|xxx|explicit|lewd|hentai|erotic\w*|undress\w*|strip\w*|"
     r"lingerie|onlyfans|horny|spicy pics?|in (?:the|your) underwear|without (?:any )?clothes|no clothes|"
-    r"fetish\w*|bdsm|orgasm\w*|cum|aroused)\b",
+    r"fetish\w*|bdsm|orgasm\w*|cum|aroused|talk dirty|dirty talk|sext\w*|slut\w*|whore|blowjob|handjob|"
+    r"masturbat\w*|grop(?:e|es|ed|ing))\b",
     re.IGNORECASE,
 )
 _MINOR = re.compile(
     r"\b(?:child|children|kid|kids|minor|minors|underage|under-age|preteen|pre-teen|teen|teens|teenage\w*|"
     r"schoolgirl|schoolboy|loli|lolicon|shota|young girl|little girl|little boy|toddler|baby|infant|"
-    r"middle school|high school(?:er)?|junior high|(?:1[0-7]|[1-9])[ -]?(?:yo|y/o|years? old|year-old))\b",
+    r"middle school|high school(?:er)?|junior high|elementary school|grade school|primary school|jailbait|"
+    r"(?:1[0-7]|[1-9]|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)[ -]?"
+    r"(?:yo|y/o|years? old|year-old|yrs? old))\b",
     re.IGNORECASE,
 )
+# Digits and symbols people swap for letters to slip past word lists ("nud3", "s3xy", "$ex").
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_MIXED_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
+# Letters spelled out one by one: "n u d e", "n.u.d.e", "n-u-d-e".
+_SPELLED = re.compile(r"\b(?:[a-z][\s.\-_*]+){2,}[a-z]\b")
+
+
+def _spelled_words(run: str) -> str:
+    """ "a n u d e" -> "anude nude ude ...": every suffix, since a spelled word can follow a one-letter word."""
+    letters = re.sub(r"[^a-z]", "", run)[:40]
+    return " " + " ".join(letters[i:] for i in range(max(1, len(letters) - 2))) + " "
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    """The text as written (cleaned of invisible characters and lookalike forms) plus its de-obfuscated forms."""
+    plain = clean_text(text or "").casefold()
+    deleet = _MIXED_WORD.sub(lambda m: m.group().translate(_LEET), plain)
+    spelled = _SPELLED.sub(lambda m: _spelled_words(m.group()), deleet)
+    return plain, deleet, spelled
+
+
+MINOR_REFUSAL = "No. I don't make anything like that, ever."
 
 
 @dataclass(frozen=True)
@@ -42,11 +68,16 @@ class Decision:
 
 
 def is_explicit(text: str) -> bool:
-    return bool(_EXPLICIT.search(text or ""))
+    return any(_EXPLICIT.search(variant) for variant in _variants(text))
 
 
 def mentions_minor(text: str) -> bool:
-    return bool(_MINOR.search(text or ""))
+    return any(_MINOR.search(variant) for variant in _variants(text))
+
+
+def sexualises_minors(text: str) -> bool:
+    """Sexual wording together with any sign of a minor: refused everywhere, in pictures and in words."""
+    return is_explicit(text) and mentions_minor(text)
 
 
 def channel_is_age_restricted(channel: object) -> bool:
@@ -64,7 +95,7 @@ def check_picture(persona: Persona, channel: object, *texts: str) -> Decision:
     if not explicit:
         return Decision(True)
     if mentions_minor(combined) or mentions_minor(persona.appearance):
-        return Decision(False, True, "minor", "No. I don't make anything like that, ever.")
+        return Decision(False, True, "minor", MINOR_REFUSAL)
     if persona.reference_path:
         return Decision(
             False, True, "real_person", "I don't send explicit pictures of myself; that's a line I keep everywhere."

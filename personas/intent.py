@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from personas.models import RequestKind, SceneState
+from personas.prompting import strip_prompt_syntax
 from personas.scene import OfflineSceneExtractor
 from personas.text import Clause, clauses, normalize, squash_repeats
 
@@ -164,7 +165,8 @@ def request_kind(text: str) -> RequestKind:
 
 def detect_selfie_request(text: str, extractor: OfflineSceneExtractor | None = None) -> SelfieRequest | None:
     """A `SelfieRequest` when the user's message asks the persona for a picture of itself, else None."""
-    if not text or not text.strip():
+    text = strip_prompt_syntax(text or "")  # "(((beach:1.5)))" still says beach; the syntax itself says nothing
+    if not text.strip():
         return None
     parts = clauses(text)
     if not any(_clause_asks(clause) for clause in parts):

@@ -36,15 +36,22 @@ _WEIGHTING = re.compile(r"<[^<>]*>|[()\[\]{}]|:\s*-?\d+(?:\.\d+)?|\b(?:BREAK|AND
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
 
 
-def sanitize_chat_text(text: str, max_len: int = SCENE_TEXT_MAX) -> str:
-    """Chat text made safe for a prompt: no weighting "(word:1.4)", LoRA "<lora:x:1>", control or zero-width
-    characters, no line breaks, at most `max_len` characters (cut at a word boundary)."""
+def strip_prompt_syntax(text: str) -> str:
+    """Chat text without prompt-tool syntax (weighting "(word:1.4)", LoRA "<lora:x:1>", alternation "[a|b]",
+    wildcards "__x__", "embedding:x", "BREAK") and without control, zero-width or bidi characters. Line breaks and
+    sentence punctuation stay, because the intent and scene readers split clauses on them."""
     text = unicodedata.normalize("NFKC", text or "")
     text = _INVISIBLE.sub("", text)
-    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    text = "".join(" " if unicodedata.category(ch).startswith("C") and ch != "\n" else ch for ch in text)
     text = _WEIGHTING.sub(" ", text)
-    text = re.sub(r"[|\\]+", " ", text)
-    text = re.sub(r"\s+", " ", text).strip(" ,;:")
+    text = re.sub(r"\bembedding:", " ", text, flags=re.IGNORECASE)
+    return re.sub(r"[|\\_:]+", " ", text)
+
+
+def sanitize_chat_text(text: str, max_len: int = SCENE_TEXT_MAX) -> str:
+    """Chat text made safe for a prompt: `strip_prompt_syntax`, no line breaks, at most `max_len` characters (cut
+    at a word boundary)."""
+    text = re.sub(r"\s+", " ", strip_prompt_syntax(text)).strip(" ,;:")
     if len(text) > max_len:
         cut = text[:max_len]
         text = cut.rsplit(" ", 1)[0] if " " in cut else cut

@@ -62,3 +62,9 @@ def test_persona_sending(text):
 )
 def test_persona_not_sending(text):
     assert not persona_says_sending(text)
+
+
+def test_prompt_syntax_does_not_hide_a_request_or_its_scene():
+    request = detect_selfie_request("send me a selfie at the (((beach:1.5))) <lora:evil:1> [x|y] \u200b")
+    assert request is not None and request.scene.location == "beach"
+    assert detect_selfie_request("\u200b\u202e") is None

@@ -74,3 +74,19 @@ def test_describe_scene():
     assert (
         describe_scene(SceneState(location="beach", outfit="red sundress")) == "on a sandy beach, wearing red sundress"
     )
+
+
+def test_prompt_tool_syntax_and_invisible_characters_are_stripped():
+    from personas.prompting import sanitize_chat_text, strip_prompt_syntax
+
+    hostile = (
+        "(((beach:1.5))) <lora:evil:1> ＜lora:x:1＞ [cafe|park] {red|blue} __wildcard__ embedding:bad BREAK "
+        "a AND b \\(esc\\) \u202eevil\u202c ze\u200bro\u2060\ufeff\x07\x1b"
+    )
+    cleaned = sanitize_chat_text(hostile, 400)
+    for bad in ("(", ")", "<", ">", "[", "]", "{", "}", "|", ":", "_", "\\", "BREAK", "AND", "lora", "embedding"):
+        assert bad not in cleaned, (bad, cleaned)
+    assert all(ch.isprintable() for ch in cleaned)
+    assert "beach" in cleaned and "zero" in cleaned
+    # The intent reader keeps its clause breaks.
+    assert strip_prompt_syntax("a pic?\n(((beach)))") == "a pic?\n   beach   "

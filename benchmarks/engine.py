@@ -168,19 +168,24 @@ def main() -> int:
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "selfiebot-bench")
     parser.add_argument("--repeats", type=int, help="timed calls per median (default 7 on CPU, 5 on GPU)")
     parser.add_argument("--batch", type=int, default=8, help="mixed-persona batch size (default 8)")
+    parser.add_argument("--size", type=int, help="override the picture size (smoke runs)")
+    parser.add_argument("--steps", type=int, help="override the step count (smoke runs)")
+    parser.add_argument("--device", help="override the device (smoke runs, e.g. --gpu-shapes --device cpu)")
     args = parser.parse_args()
     if args.gpu_shapes:
-        if not torch.cuda.is_available():
-            print("--gpu-shapes needs a CUDA GPU.", file=sys.stderr)
+        device = torch.device(args.device or "cuda")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            print("--gpu-shapes needs a CUDA GPU (or --device cpu for a smoke run).", file=sys.stderr)
             return 2
         kit = ensure_demo_kit(args.work_dir, "sd15")
-        bench = Bench(kit, torch.device("cuda"), torch.float16, 512, 25, args.repeats or 5)
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        bench = Bench(kit, device, dtype, args.size or 512, args.steps or 25, args.repeats or 5)
     else:
-        torch.set_num_threads(max(1, torch.get_num_threads()))
         kit = ensure_demo_kit(args.work_dir, "bench")
-        bench = Bench(kit, torch.device("cpu"), torch.float32, 128, 10, args.repeats or 7)
+        device = torch.device(args.device or "cpu")
+        bench = Bench(kit, device, torch.float32, args.size or 128, args.steps or 10, args.repeats or 7)
     results = bench.run(args.batch)
-    if args.gpu_shapes:
+    if bench.device.type == "cuda":
         results["gpu"] = torch.cuda.get_device_name(0)
     print(json.dumps(results, indent=2))
     if args.json:

@@ -39,6 +39,7 @@ class DemoShape:
     text_heads: int = 2
     vision_dim: int = 0  # 0: same as text_dim
     vision_layers: int = 2
+    vision_heads: int = 2
     vision_image_size: int = 32
     vision_patch: int = 8
     family: str = "sd"  # "sd" (SD 1.x/2.x layout) or "sdxl" (two text encoders, size/crop conditioning)
@@ -52,7 +53,7 @@ SHAPES = {
     "sd15": DemoShape(
         "sd15", (320, 640, 1280, 1280), 2, 768, (128, 256, 512, 512), 32, 512,
         cross_attention_blocks=3, head_dim=8, text_layers=12, text_heads=12,
-        vision_dim=1024, vision_layers=24, vision_image_size=224, vision_patch=14,
+        vision_dim=1024, vision_layers=24, vision_heads=16, vision_image_size=224, vision_patch=14,
     ),
 }  # fmt: skip
 
@@ -251,7 +252,7 @@ def build_demo_ip_adapter(unet, shape: DemoShape):
             intermediate_size=vision_dim * 4,
             projection_dim=shape.text_dim,
             num_hidden_layers=shape.vision_layers,
-            num_attention_heads=shape.text_heads,
+            num_attention_heads=shape.vision_heads,
             image_size=shape.vision_image_size,
             patch_size=shape.vision_patch,
         )
@@ -334,8 +335,15 @@ def write_demo_kit(root: Path, shape_name: str = "tiny") -> DemoKit:
     shape = SHAPES[shape_name]
     root = Path(root)
     pipe = build_demo_pipeline(shape)
+    # Full-size shapes are stored in half precision, as published checkpoints are (halves disk and load time).
+    save_dtype = torch.float16 if shape.name == "sd15" else None
+    if save_dtype is not None:
+        pipe.to(dtype=save_dtype)
     pipe.save_pretrained(root / "pipeline", safe_serialization=True)
     encoder, ip_weights = build_demo_ip_adapter(pipe.unet, shape)
+    if save_dtype is not None:
+        encoder.to(dtype=save_dtype)
+        ip_weights = {key: value.to(save_dtype) for key, value in ip_weights.items()}
     (root / "ip_adapter").mkdir(parents=True, exist_ok=True)
     encoder.save_pretrained(root / "ip_adapter" / "image_encoder", safe_serialization=True)
     save_file(ip_weights, str(root / "ip_adapter" / IP_ADAPTER_WEIGHTS))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,16 +67,63 @@ def test_settings(standin: DiscordStandin, data_dir: Path, **overrides) -> Setti
 test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test despite the name
 
 
+class GatedEngine:
+    """The real engine behind a gate: `run` waits until the gate is open (closed with `open=False`), records each
+    batch, and raises what `fail_when(batch)` returns (inject generation errors, out-of-memory)."""
+
+    def __init__(self, engine: Engine, *, open: bool = True, fail_when: Callable | None = None) -> None:
+        self._engine = engine
+        self.gate = threading.Event()
+        if open:
+            self.gate.set()
+        self.fail_when = fail_when
+        self.batches: list[list[str]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def open(self) -> None:
+        self.gate.set()
+
+    def run(self, batch, **kwargs):
+        self.batches.append([item.request.prompt for item in batch])
+        self.gate.wait(30)
+        error = self.fail_when(batch) if self.fail_when else None
+        if error is not None:
+            raise error
+        return self._engine.run(batch, **kwargs)
+
+
 @dataclass
 class RunningBot:
     bot: SelfieBot
     _stack: contextlib.AsyncExitStack
     _task: asyncio.Task
+    stopped: bool = False
 
     async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         await self._stack.aclose()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(self._task, 5)
+
+    async def kill(self, before_cleanup: Callable[[], None] | None = None) -> None:
+        """Like `kill -9`: no drain, nothing more written to the database or sent to Discord. `before_cleanup` runs
+        once the bot is dead (open a gate there); then the leftovers (worker thread, sockets) are cleaned up."""
+        self.stopped = True
+        bot = self.bot
+        await bot.store.close()  # first: whatever the dying tasks try to record is lost
+        await bot.http.close()  # and whatever they try to say never reaches Discord
+        for task in list(bot._work):
+            task.cancel()
+        self._task.cancel()
+        await asyncio.gather(*bot._work, self._task, return_exceptions=True)
+        if before_cleanup is not None:
+            before_cleanup()
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
 
 
 async def start_bot(settings: Settings, engine: Engine) -> RunningBot:
@@ -98,9 +146,9 @@ async def bots(discord_standin, demo_engine, tmp_path) -> AsyncIterator[Callable
     """`await bots(**settings_overrides)` starts a bot on this test's DATA_DIR; all are stopped at the end."""
     running: list[RunningBot] = []
 
-    async def start(data_dir: Path | None = None, **overrides) -> RunningBot:
+    async def start(data_dir: Path | None = None, engine=None, **overrides) -> RunningBot:
         settings = test_settings(discord_standin, data_dir or tmp_path / "data", **overrides)
-        started = await start_bot(settings, demo_engine)
+        started = await start_bot(settings, engine or demo_engine)
         running.append(started)
         return started
 
@@ -157,6 +205,19 @@ async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> N
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.02)
+
+
+def pictures_for(standin: DiscordStandin, user) -> list[StoredMessage]:
+    return [m for m in standin.messages if is_picture(m) and f"<@{user.id}>" in m.content]
+
+
+def said_to(standin: DiscordStandin, user_id: int, text: str) -> list[StoredMessage]:
+    """Persona messages still up (as last edited) that mention `user_id` and contain `text`."""
+    return [
+        m
+        for m in standin.messages
+        if m.source == "webhook" and not m.deleted and f"<@{user_id}>" in m.content and text in m.content
+    ]
 
 
 async def selfie_of(bot: SelfieBot, message: StoredMessage):

@@ -18,6 +18,7 @@ import httpx
 import yarl
 
 from bot.client import SelfieBot
+from bot.redaction import install_redaction
 from bot.settings import DEFAULT_API_BASE, Settings, SettingsError
 from generation.engine import Engine
 from generation.errors import GenerationError
@@ -115,6 +116,7 @@ def run_main(argv: list[str]) -> int:
     if not settings.discord_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    install_redaction(settings)  # before any Discord or LLM traffic can be logged
     try:
         return asyncio.run(_main(settings))
     except discord.LoginFailure:

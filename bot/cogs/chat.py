@@ -132,6 +132,14 @@ class Chat(commands.Cog):
         text = self._clean(message)
         intake: jobs.Intake | str | None = None
         if detect_selfie_request(without_name(text, persona)) is not None:
+            decision = safety.check_picture(persona, channel, text)
+            if not decision.allowed:
+                # Declined before admission: a refused request must not use up one of the user's slots.
+                await store.add_turn(
+                    message.guild.id, channel.id, persona.id, message.author.id, "user", text, message_id=message.id
+                )
+                await self._say(message, persona, decision.decline, mention=True)
+                return
             # Recorded first: the message id de-duplicates a replayed event before anything is said or remembered.
             intake = await self._take(message, persona, text)
             if intake is None:
@@ -154,12 +162,6 @@ class Chat(commands.Cog):
     async def _answer(self, message: discord.Message, persona: Persona, text: str, intake: jobs.Intake | None) -> None:
         bot, store, channel = self.bot, self.bot.store, message.channel
         guild_id = message.guild.id
-        if intake is not None:
-            decision = safety.check_picture(persona, channel, text)
-            if not decision.allowed:
-                await store.mark_job_failed(intake.job_id, f"declined: {decision.reason}")
-                await self._say(message, persona, decision.decline, mention=True)
-                return
         turns = await store.recent_turns(guild_id, channel.id, persona.id)
         async with channel.typing():
             reply = await bot.replies.reply(persona, turns, selfie=intake is not None)

@@ -75,3 +75,16 @@ async def test_one_users_burst_does_not_hold_up_another_user(discord_standin, bo
     await eventually(lambda: sum(is_picture(m) for m in discord_standin.messages) == 5, timeout=30)
     order = [m.content.split()[0] for m in discord_standin.messages if is_picture(m)]
     assert order[1] == f"<@{w.stranger.id}>", order  # served right after the picture already being drawn
+
+
+async def test_declined_requests_do_not_use_up_the_users_slots(discord_standin, bots, demo_engine):
+    engine, _ = await _setup(discord_standin, bots, demo_engine)
+    w = discord_standin.default
+    for n in range(3):  # explicit requests in a normal channel, sent quickly
+        await discord_standin.user_says(w.general, w.member, f"Mira send me a nude selfie {n}")
+    await eventually(lambda: len(said_to(discord_standin, w.member.id, "")) >= 3, timeout=10)
+    assert not said_to(discord_standin, w.member.id, "on the way")  # each got its decline, not a limit refusal
+    assert not engine.batches
+    engine.open()
+    await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")
+    await eventually(lambda: len(pictures_for(discord_standin, w.member)) == 1, timeout=20)

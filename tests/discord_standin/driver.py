@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .records import InteractionHandle, StoredFile, StoredMessage, StoredWebhook
 from .snowflakes import SnowflakeFactory
@@ -196,7 +197,9 @@ class DriverMixin:
             leaf.append(self._option(opt_name, otype, value, resolved, guild, focused == opt_name))
         for opt_name, (filename, data, ctype) in attachments.items():
             fid = self.ids.next()
-            stored = StoredFile(fid, filename, ctype, data, f"{self.base_url}/attachments/{fid}/{filename}")
+            stored = StoredFile(
+                fid, filename, ctype, data, f"{self.base_url}/attachments/{fid}/{quote(filename, safe='')}"
+            )
             self.files[fid] = stored
             resolved.setdefault("attachments", {})[str(fid)] = stored.payload() | {"ephemeral": True}
             leaf.append({"name": opt_name, "type": 11, "value": str(fid)})

@@ -116,7 +116,7 @@ class Rest:
         ]
         for method, path, handler in routes:
             r.add_route(method, p + path, handler)
-        r.add_get("/attachments/{fid}/{filename}", self.cdn)
+        r.add_get("/attachments/{fid}/{filename:.+}", self.cdn)
         r.add_route("*", "/{tail:.*}", self.unknown)
 
     @web.middleware

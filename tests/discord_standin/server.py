@@ -9,6 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -172,7 +173,9 @@ class DiscordStandin(DriverMixin):
                 # discord.py labels every upload application/octet-stream; Discord sniffs the real type.
                 ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
             fid = self.ids.next()
-            f = StoredFile(fid, filename, ctype, up.data, f"{self.base_url}/attachments/{fid}/{filename}")
+            f = StoredFile(
+                fid, filename, ctype, up.data, f"{self.base_url}/attachments/{fid}/{quote(filename, safe='')}"
+            )
             f.description = meta.get("description")
             self.files[fid] = f
             stored.append(f)

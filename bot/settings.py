@@ -100,6 +100,7 @@ class Settings:
     max_pending_per_guild: int = 10  # ... and one server
     max_queue: int = 100  # pictures waiting for the GPU, all servers together
     max_batch: int | None = None  # pictures per pipeline call (None: 1 on the CPU, 4 on CUDA)
+    lora_cache: int = 8  # persona LoRAs kept loaded at once (least recently used evicted)
     resume_max_age_s: float = 600.0  # chat requests younger than this are served again after a restart
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -137,6 +138,7 @@ class Settings:
             max_pending_per_guild=_int(merged, "MAX_PENDING_PER_GUILD", 10),
             max_queue=_int(merged, "MAX_QUEUE", 100),
             max_batch=_int(merged, "MAX_BATCH", 0, low=0) or None,
+            lora_cache=_int(merged, "LORA_CACHE", 8),
             resume_max_age_s=_float(merged, "RESUME_MAX_AGE", 600.0),
             extra=merged,
         )

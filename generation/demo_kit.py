@@ -147,29 +147,39 @@ def _text_config(shape: DemoShape, vocab_size: int):
     )
 
 
-def build_demo_xl_pipeline(shape: DemoShape):
-    """A tiny SDXL-layout pipeline: two text encoders and size/crop ("text_time") conditioning."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+def _unet(shape: DemoShape, **family_options):
+    from diffusers import UNet2DConditionModel
 
-    tokenizer = build_demo_tokenizer()
-    time_dim = 8
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
+    down_blocks = _down_blocks(shape)
+    return UNet2DConditionModel(
         sample_size=shape.image_size // 8,
         in_channels=4,
         out_channels=4,
         block_out_channels=shape.unet_channels,
         layers_per_block=shape.unet_layers,
-        down_block_types=_down_blocks(shape),
-        up_block_types=tuple(reversed([kind.replace("Down", "Up") for kind in _down_blocks(shape)])),
-        cross_attention_dim=shape.text_dim * 2,  # both encoders' hidden states, concatenated
+        down_block_types=down_blocks,
+        up_block_types=tuple(reversed([kind.replace("Down", "Up") for kind in down_blocks])),
         attention_head_dim=shape.head_dim,
+        norm_num_groups=shape.groups,
+        **family_options,
+    )
+
+
+def build_demo_xl_pipeline(shape: DemoShape):
+    """A tiny SDXL-layout pipeline: two text encoders and size/crop ("text_time") conditioning."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    tokenizer = build_demo_tokenizer()
+    time_dim = 8
+    unet = _unet(
+        shape,
+        cross_attention_dim=shape.text_dim * 2,  # both encoders' hidden states, concatenated
         use_linear_projection=True,
         addition_embed_type="text_time",
         addition_time_embed_dim=time_dim,
         projection_class_embeddings_input_dim=6 * time_dim + shape.text_dim,
-        norm_num_groups=shape.groups,
     )
     vae = _vae(shape)
     torch.manual_seed(2)
@@ -193,23 +203,11 @@ def build_demo_xl_pipeline(shape: DemoShape):
 
 def build_demo_sd_pipeline(shape: DemoShape):
     """The tiny SD pipeline (random weights from fixed seeds)."""
-    from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
     from transformers import CLIPTextModel
 
     tokenizer = build_demo_tokenizer()
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=shape.image_size // 8,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=shape.unet_channels,
-        layers_per_block=shape.unet_layers,
-        down_block_types=_down_blocks(shape),
-        up_block_types=tuple(reversed([kind.replace("Down", "Up") for kind in _down_blocks(shape)])),
-        cross_attention_dim=shape.text_dim,
-        attention_head_dim=shape.head_dim,
-        norm_num_groups=shape.groups,
-    )
+    unet = _unet(shape, cross_attention_dim=shape.text_dim)
     vae = _vae(shape)
     torch.manual_seed(2)
     text_encoder = CLIPTextModel(_text_config(shape, len(tokenizer)))

@@ -40,12 +40,14 @@ def max_pixel_difference(a: Image.Image, b: Image.Image) -> int:
     return int(np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).max())
 
 
-def diffusers_reference_picture(kit: DemoKit, request: GenerationRequest) -> Image.Image:
+def diffusers_reference_picture(kit: DemoKit, request: GenerationRequest, pipeline_class=None) -> Image.Image:
     """What diffusers' own pipeline draws for `request`, set up the documented way, on a fresh pipeline."""
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(
-        str(kit.pipeline), safety_checker=None, requires_safety_checker=False
+    pipeline_class = pipeline_class or StableDiffusionPipeline
+    no_checker = {"safety_checker": None, "requires_safety_checker": False}
+    pipe = pipeline_class.from_pretrained(
+        str(kit.pipeline), **(no_checker if pipeline_class is StableDiffusionPipeline else {})
     )
     pipe.set_progress_bar_config(disable=True)
     extra = {}

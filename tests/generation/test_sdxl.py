@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from generation.demo_kit import ensure_demo_kit
 from generation.engine import Engine
 from generation.loading import load_pipeline
-from tests.generation.conftest import max_pixel_difference, tiny_request
+from tests.generation.conftest import diffusers_reference_picture, max_pixel_difference, tiny_request
 
 
 @pytest.fixture(scope="module")
@@ -28,31 +27,7 @@ def xl_engine(xl_kit):
 def diffusers_xl_picture(kit, request):
     from diffusers import StableDiffusionXLPipeline
 
-    pipe = StableDiffusionXLPipeline.from_pretrained(str(kit.pipeline))
-    pipe.set_progress_bar_config(disable=True)
-    extra = {}
-    if request.lora_path:
-        pipe.load_lora_weights(str(request.lora_path), adapter_name="persona")
-        pipe.set_adapters(["persona"], [request.lora_scale])
-    if request.reference_path:
-        pipe.load_ip_adapter(
-            str(kit.ip_adapter),
-            subfolder="",
-            weight_name="ip-adapter.safetensors",
-            image_encoder_folder="image_encoder",
-        )
-        pipe.set_ip_adapter_scale(request.ip_scale)
-        extra["ip_adapter_image"] = Image.open(request.reference_path)
-    return pipe(
-        request.prompt,
-        negative_prompt=request.negative_prompt,
-        num_inference_steps=request.steps,
-        guidance_scale=request.guidance,
-        width=request.width,
-        height=request.height,
-        generator=torch.Generator("cpu").manual_seed(request.seed),
-        **extra,
-    ).images[0]
+    return diffusers_reference_picture(kit, request, StableDiffusionXLPipeline)
 
 
 def test_sdxl_folder_is_recognised(xl_engine):

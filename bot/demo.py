@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 def demo_main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    _quiet_libraries()
+    from generation.logs import quiet_library_logs
+
+    quiet_library_logs()
     from bot.settings import Settings, SettingsError
 
     try:
@@ -68,22 +70,6 @@ def demo_main(argv: list[str]) -> int:
         print(f"selfiebot demo: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-def _quiet_libraries() -> None:
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    for name in ("diffusers", "transformers", "peft"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from diffusers.utils import logging as diffusers_logging
-        from transformers.utils import logging as transformers_logging
-
-        diffusers_logging.set_verbosity_error()
-        transformers_logging.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> list[DemoSelfie]:

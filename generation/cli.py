@@ -60,8 +60,10 @@ def render_main(argv: list[str]) -> int:
     from generation.engine import Engine
     from generation.errors import GenerationError
     from generation.loading import load_pipeline
+    from generation.logs import quiet_library_logs
     from generation.request import GenerationRequest
 
+    quiet_library_logs()
     try:
         device = resolve_device(args.device)
         dtype = default_dtype(device)

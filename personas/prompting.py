@@ -58,6 +58,16 @@ def sanitize_chat_text(text: str, max_len: int = SCENE_TEXT_MAX) -> str:
     return text.strip(" ,;:")
 
 
+def clean_trigger_words(text: str, max_len: int = 60) -> str:
+    """LoRA trigger words as the admin typed them: underscores and digits stay ("ohwx_woman", "mira_v2"), because
+    the LoRA was trained on exactly that token; weighting, LoRA tags and invisible characters go."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text or ""))
+    text = _WEIGHTING.sub(" ", text)
+    text = re.sub(r"[^\w\s,\-]", " ", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,")
+    return text[:max_len].strip(" ,")
+
+
 @dataclass(frozen=True)
 class BuiltPrompt:
     prompt: str
@@ -124,7 +134,7 @@ def build_prompt(
     """The prompt and negative prompt for one picture, within `budget` tokens of the text encoder."""
     count = count_tokens or estimate_tokens
     identity = ", ".join(
-        p for p in (sanitize_chat_text(persona.lora_trigger, 60), sanitize_chat_text(persona.appearance, 400)) if p
+        p for p in (clean_trigger_words(persona.lora_trigger), sanitize_chat_text(persona.appearance, 400)) if p
     )
     parts: dict[str, str] = {"kind": KIND_WORDS.get(kind, KIND_WORDS["selfie"])}
     parts.update(scene_parts(scene))

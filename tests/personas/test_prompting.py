@@ -90,3 +90,11 @@ def test_prompt_tool_syntax_and_invisible_characters_are_stripped():
     assert "beach" in cleaned and "zero" in cleaned
     # The intent reader keeps its clause breaks.
     assert strip_prompt_syntax("a pic?\n(((beach)))") == "a pic?\n   beach   "
+
+
+def test_lora_trigger_words_keep_underscores_but_lose_prompt_syntax():
+    from personas.prompting import clean_trigger_words
+
+    assert clean_trigger_words("mira_v2") == "mira_v2"
+    assert clean_trigger_words("(ohwx_woman:1.4) <lora:evil:1>") == "ohwx_woman"
+    assert clean_trigger_words("sks\u200b person") == "sks person"

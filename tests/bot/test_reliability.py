@@ -166,3 +166,35 @@ async def test_requests_queued_when_the_process_is_killed_are_answered_once_afte
     assert await second.bot.store.pending_jobs() == []
     assert "beach" in (await selfie_of(second.bot, pictures_for(discord_standin, w.stranger)[0])).prompt
     assert slash.original is None or "Sent" not in slash.original.content
+
+
+async def test_a_graceful_shutdown_keeps_queued_chat_requests_for_the_restart(
+    discord_standin, bots, demo_engine, tmp_path
+):
+    from bot.selfie_flow import BACK_AFTER_RESTART
+
+    data_dir = tmp_path / "shared"
+    engine = GatedEngine(demo_engine, open=False)
+    first = await bots(data_dir=data_dir, engine=engine, shutdown_grace_s=0.3)
+    await _mira(discord_standin)
+    w = discord_standin.default
+    await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")  # being drawn at shutdown
+    await eventually(lambda: engine.batches, timeout=10)
+    await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie from the park")  # still queued
+    await eventually(lambda: first.bot.service.queued == 1, timeout=10)
+
+    stopping = asyncio.create_task(first.stop())  # SIGTERM
+
+    def postponed():
+        return [m for m in discord_standin.messages if m.source == "webhook" and BACK_AFTER_RESTART in m.content]
+
+    await eventually(lambda: len(postponed()) == 2, timeout=10)  # both progress messages say so
+    engine.open()  # the picture being drawn finishes during shutdown
+    await stopping
+    await bots(data_dir=data_dir)
+
+    await eventually(lambda: pictures_for(discord_standin, w.stranger), timeout=30)
+    await eventually(lambda: pictures_for(discord_standin, w.member), timeout=30)
+    await asyncio.sleep(0.5)
+    assert len(pictures_for(discord_standin, w.member)) == 1
+    assert len(pictures_for(discord_standin, w.stranger)) == 1

@@ -70,6 +70,7 @@ class SelfieBot(commands.Bot):
                 settings.llm_api_key or None,
                 settings.llm_model or "default",
                 timeout=min(settings.llm_timeout_s, 10.0),
+                client=http_client,
             )
             if settings.llm_base_url
             else OfflineSceneExtractor()

@@ -68,14 +68,14 @@ class LLMSceneExtractor:
         model: str,
         timeout: float = 8.0,
         fallback: SceneExtractor | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
         self.fallback = fallback or OfflineSceneExtractor()
-        self._transport = transport
+        self._client = client  # shared with the caller (connection pooling); None: one client per call
 
     async def extract(self, turns: Sequence[Turn], current: SceneState) -> SceneState:
         try:
@@ -100,10 +100,13 @@ class LLMSceneExtractor:
             ],
         }
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        async with httpx.AsyncClient(timeout=self.timeout, transport=self._transport) as client:
-            response = await client.post(self.url, json=body, headers=headers)
-            response.raise_for_status()
-            content = response.json()["choices"][0]["message"]["content"]
+        if self._client is not None:
+            response = await self._client.post(self.url, json=body, headers=headers, timeout=self.timeout)
+        else:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.post(self.url, json=body, headers=headers)
+        response.raise_for_status()
+        content = response.json()["choices"][0]["message"]["content"]
         if not isinstance(content, str):
             raise SceneAnswerError("message content is not text")
         return parse_scene_answer(content)

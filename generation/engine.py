@@ -16,7 +16,7 @@ import torch
 from generation.adapters import BASE, AdapterCache
 from generation.assets import ContentHashes
 from generation.devices import default_dtype, resolve_device
-from generation.errors import GenerationError
+from generation.errors import GenerationError, ModelLoadError
 from generation.loading import LoadedModel, find_ip_adapter_weights, ip_adapter_identity, load_pipeline
 from generation.references import ReferenceCache, ReferenceEmbeddings
 from generation.request import GenerationRequest
@@ -42,11 +42,20 @@ class IPAdapterSwitch:
     original processors, exactly as a pipeline that never loaded the IP-Adapter would.
     """
 
-    def __init__(self, pipe, folder: Path) -> None:
+    def __init__(self, pipe, location: Path) -> None:
+        """`location` is an IP-Adapter folder (weights + image_encoder/) or one weights file inside such a folder,
+        for folders that hold several variants (e.g. ip-adapter_sd15 and ip-adapter-plus_sd15)."""
         self._pipe = pipe
         unet = pipe.unet
         self._plain = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
-        weight_name = find_ip_adapter_weights(folder)
+        if location.is_file():
+            folder, weight_name = location.parent, location.name
+            if location.suffix != ".safetensors":
+                raise ModelLoadError("IP_ADAPTER must be a .safetensors file (pickled .bin files are not loaded).")
+        else:
+            folder, weight_name = location, find_ip_adapter_weights(location)
+        if not (folder / "image_encoder").is_dir():
+            raise ModelLoadError(f"{folder} has no image_encoder/ folder next to the IP-Adapter weights.")
         pipe.load_ip_adapter(str(folder), subfolder="", weight_name=weight_name, image_encoder_folder="image_encoder")
         self._with_ip = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
         from diffusers.models.embeddings import ImageProjection

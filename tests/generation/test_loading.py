@@ -87,3 +87,22 @@ def test_demo_kit_is_built_identically_every_time(demo_kit, tmp_path):
 
     expected = digests(demo_kit.root)
     assert expected and digests(again.root) == expected
+
+
+def test_ip_adapter_can_be_named_by_its_weights_file(demo_kit):
+    from generation.engine import Engine
+    from tests.generation.conftest import tiny_request
+
+    loaded = load_pipeline(str(demo_kit.pipeline), torch.device("cpu"), torch.float32, Path("unused"))
+    engine = Engine(loaded, ip_adapter=demo_kit.ip_adapter / "ip-adapter.safetensors")
+    picture = engine.run([engine.prepare(tiny_request(reference_path=demo_kit.references[0]))])[0]
+    assert picture.size == (64, 64)
+
+
+def test_an_ip_adapter_without_image_encoder_is_explained(demo_kit, tmp_path):
+    from generation.engine import Engine
+
+    shutil.copy(demo_kit.ip_adapter / "ip-adapter.safetensors", tmp_path / "ip-adapter.safetensors")
+    loaded = load_pipeline(str(demo_kit.pipeline), torch.device("cpu"), torch.float32, Path("unused"))
+    with pytest.raises(ModelLoadError, match="no image_encoder"):
+        Engine(loaded, ip_adapter=tmp_path)

@@ -5,6 +5,7 @@ Only the service's worker thread calls into an Engine; nothing here is thread-sa
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -96,6 +97,7 @@ class Engine:
         self.model_label = loaded.label
         self.device = self.pipe._execution_device
         self._hashes = ContentHashes()
+        self._counting_tokenizer = None
         self.adapters = AdapterCache(self.pipe, lora_capacity, self._hashes)
         self._ip: IPAdapterSwitch | None = None
         self.references: ReferenceCache | None = None
@@ -131,8 +133,12 @@ class Engine:
         return self.references is not None
 
     def count_tokens(self, text: str) -> int:
-        """Tokens the pipeline's text encoder sees for `text`, without BOS/EOS."""
-        return len(self.pipe.tokenizer(text, add_special_tokens=False, truncation=False).input_ids)
+        """Tokens the pipeline's text encoder sees for `text`, without BOS/EOS. Safe to call from the event loop
+        while the worker thread generates: it uses its own copy of the tokenizer, because a fast tokenizer's
+        truncation settings are changed per call and concurrent calls on one instance fail ("Already borrowed")."""
+        if self._counting_tokenizer is None:
+            self._counting_tokenizer = copy.deepcopy(self.pipe.tokenizer)
+        return len(self._counting_tokenizer(text, add_special_tokens=False, truncation=False).input_ids)
 
     def prepare(self, request: GenerationRequest, pinned: set[str] = frozenset()) -> PreparedRequest:
         """Resolve the request's LoRA and reference. Raises InvalidAssetError for unusable files."""

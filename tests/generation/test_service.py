@@ -197,3 +197,14 @@ async def test_owners_are_served_round_robin_not_in_arrival_order(make_service):
     served = [prompt for (prompt,) in counting.batches]
     assert served == ["blocker", "ann 0", "bob 0", "ann 1", "ann 2"]
     assert positions[0] == 2  # told right away that only ann's first request is ahead
+
+
+async def test_counting_prompt_tokens_while_generating_is_safe(make_service, engine):
+    service, _ = make_service()
+    drawing = asyncio.create_task(service.generate(tiny_request("a long one", steps=12)))
+    counts = set()
+    while not drawing.done():
+        counts.add(engine.count_tokens("a selfie of a young woman with wavy auburn hair at the beach"))
+        await asyncio.sleep(0)
+    assert (await drawing).image.size == (64, 64)
+    assert len(counts) == 1 and counts.pop() > 5

@@ -2,6 +2,9 @@
 
     python -m benchmarks.load [--users 20] [--requests 5] [--personas 3] [--channels 3] [--spread 2.0]
                               [--per-user 2] [--per-guild 10] [--timeout 180] [--json OUT]
+    python -m benchmarks.load --users 10 --requests 30 --spread 120 --per-user 3 --per-guild 30   # a soak
+
+A soak spreads many requests over minutes and reports resident memory before and after (growth = leaks).
 
 Everything runs in this process on 127.0.0.1 (the stand-in from tests/discord_standin, the tiny demo engine, 2 steps
 at 64x64) and stops by itself. A request is answered by a picture or a refusal that mentions its user; the script
@@ -42,6 +45,17 @@ def snowflake_seconds(snowflake: int) -> float:
 def jain(values: list[float]) -> float:
     """Jain's fairness index: 1.0 when everyone waits the same, 1/n when one user gets everything."""
     return sum(values) ** 2 / (len(values) * sum(v * v for v in values)) if values and any(values) else 1.0
+
+
+def rss_mb() -> float:
+    """Resident memory of this process (Linux), for the soak figures: growth means something is kept per request."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
 
 
 def refusal_reason(text: str) -> str:
@@ -91,6 +105,7 @@ async def run(args: argparse.Namespace) -> dict:
                 for user in users
                 for _ in range(args.requests)
             )
+            rss_before = rss_mb()
             started = time.monotonic()
             sent: dict[int, list[int]] = defaultdict(list)  # user id -> request message ids
             for at, user, name, channel in plan:
@@ -135,6 +150,7 @@ async def run(args: argparse.Namespace) -> dict:
             duplicates = sum(max(0, len(by_user[u.id]) - len(sent[u.id])) for u in users)
             unanswered = sum(max(0, len(sent[u.id]) - len(by_user[u.id])) for u in users)
             pending = await bot.store.pending_jobs()
+            rss_after = rss_mb()
             await bot.drain(settings.shutdown_grace_s)
             await bot.close()
             with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
@@ -173,6 +189,7 @@ async def run(args: argparse.Namespace) -> dict:
             "users_with_a_picture": len(first_waits),
         },
         "total_s": round(elapsed, 2),
+        "memory_mb": {"rss_before": rss_before, "rss_after": rss_after, "growth": round(rss_after - rss_before, 1)},
     }
 
 

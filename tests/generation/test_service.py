@@ -208,3 +208,23 @@ async def test_counting_prompt_tokens_while_generating_is_safe(make_service, eng
         await asyncio.sleep(0)
     assert (await drawing).image.size == (64, 64)
     assert len(counts) == 1 and counts.pop() > 5
+
+
+async def test_cancelling_a_running_request_stops_its_denoising_early(make_service):
+    service, _ = make_service()
+    steps_seen = []
+    started = asyncio.Event()
+
+    def on_progress(event):
+        if event.stage == "step":
+            steps_seen.append(event.step)
+            started.set()
+
+    running = asyncio.create_task(service.generate(tiny_request("stop me", steps=1000), on_progress=on_progress))
+    await asyncio.wait_for(started.wait(), 30)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    after = await service.generate(tiny_request("next"))  # free long before 1000 steps (~15 s) are done
+    assert after.image.size == (64, 64)
+    assert after.queue_wait_s < 5

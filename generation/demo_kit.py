@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-KIT_VERSION = "v2"
+KIT_VERSION = "v3"
 TOKENIZER_FILE = Path(__file__).with_name("demo_tokenizer.json")
 IP_ADAPTER_WEIGHTS = "ip-adapter.safetensors"
 
@@ -284,14 +284,12 @@ def _hidden_size_for(processor_name: str, channels: tuple[int, ...]) -> int:
     return channels[block_id]
 
 
-def build_demo_lora(pipe, seed: int, rank: int, targets: list[str]) -> dict[str, torch.Tensor]:
-    """A random UNet LoRA in diffusers' format, made through peft exactly as a trained one would be saved.
-
-    UNet only: with transformers 5 and peft 0.21, diffusers' text-encoder LoRA path goes through transformers'
-    adapter loader, which asks for a newer peft. Text-encoder LoRAs of real users still get per-sample routing.
-    """
+def build_demo_lora(pipe, seed: int, rank: int, targets: list[str], text_encoder: bool = False) -> dict:
+    """A random LoRA in diffusers' format, made through peft exactly as a trained one would be saved; with
+    `text_encoder`, it also adapts the (first) text encoder's attention, as many community LoRAs do."""
     from diffusers import StableDiffusionPipeline
-    from peft import LoraConfig
+    from peft import LoraConfig, inject_adapter_in_model
+    from peft.tuners.tuners_utils import delete_adapter
     from peft.utils import get_peft_model_state_dict
 
     torch.manual_seed(seed)
@@ -299,6 +297,13 @@ def build_demo_lora(pipe, seed: int, rank: int, targets: list[str]) -> dict[str,
     pipe.unet.add_adapter(config, adapter_name="kit")
     packed = StableDiffusionPipeline.pack_weights(get_peft_model_state_dict(pipe.unet, adapter_name="kit"), "unet")
     pipe.unet.delete_adapters("kit")
+    if text_encoder:
+        # peft directly: transformers 5's own add_adapter insists on a newer peft than diffusers needs.
+        te_config = LoraConfig(r=rank, lora_alpha=rank, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        inject_adapter_in_model(te_config, pipe.text_encoder, adapter_name="kit")
+        te_layers = get_peft_model_state_dict(pipe.text_encoder, adapter_name="kit")
+        packed.update(StableDiffusionPipeline.pack_weights(te_layers, "text_encoder"))
+        delete_adapter(pipe.text_encoder, "kit", prefix="lora_")
     return {key: value.detach().clone().contiguous() for key, value in packed.items()}
 
 
@@ -319,10 +324,11 @@ def build_demo_reference(index: int, size: int = 64) -> Image.Image:
 
 
 LORA_SPECS = [
-    ("freckles", 10, 4, ["to_q", "to_k", "to_v", "to_out.0"]),
-    ("watercolor", 11, 8, ["to_k", "to_v", "proj_in", "proj_out"]),
-    ("film-grain", 12, 4, ["to_q", "to_v", "ff.net.2", "conv1"]),
-    ("soft-light", 13, 4, ["to_q", "to_k", "to_v", "to_out.0", "ff.net.2"]),
+    # name, seed, rank, UNet targets, text encoder too
+    ("freckles", 10, 4, ["to_q", "to_k", "to_v", "to_out.0"], True),
+    ("watercolor", 11, 8, ["to_k", "to_v", "proj_in", "proj_out"], False),
+    ("film-grain", 12, 4, ["to_q", "to_v", "ff.net.2", "conv1"], False),
+    ("soft-light", 13, 4, ["to_q", "to_k", "to_v", "to_out.0", "ff.net.2"], True),
 ]
 
 
@@ -346,8 +352,8 @@ def write_demo_kit(root: Path, shape_name: str = "tiny") -> DemoKit:
     encoder.save_pretrained(root / "ip_adapter" / "image_encoder", safe_serialization=True)
     save_file(ip_weights, str(root / "ip_adapter" / IP_ADAPTER_WEIGHTS))
     (root / "loras").mkdir(parents=True, exist_ok=True)
-    for name, seed, rank, targets in LORA_SPECS:
-        weights = build_demo_lora(pipe, seed, rank, targets)
+    for name, seed, rank, targets, with_text_encoder in LORA_SPECS:
+        weights = build_demo_lora(pipe, seed, rank, targets, with_text_encoder)
         save_file(weights, str(root / "loras" / f"{name}.safetensors"))
     (root / "references").mkdir(parents=True, exist_ok=True)
     for index in range(4):

@@ -131,3 +131,17 @@ def test_unreadable_reference_is_refused(engine, tmp_path):
     broken.write_bytes(b"\x89PNG not really")
     with pytest.raises(InvalidAssetError, match="could not be read"):
         engine.prepare(tiny_request(reference_path=broken))
+
+
+def test_text_encoder_loras_load_and_route_per_sample(engine, demo_kit):
+    from peft.tuners.lora import LoraLayer
+
+    freckles = next(path for path in demo_kit.loras if path.stem == "freckles")
+    name, _ = engine.adapters.ensure(freckles)
+    text_layers = [m for m in engine.pipe.text_encoder.modules() if isinstance(m, LoraLayer) and name in m.lora_A]
+    assert text_layers  # the demo kit's freckles LoRA adapts the text encoder as well as the UNet
+    with_lora = tiny_request("beach", seed=8, lora_path=freckles)
+    without = tiny_request("beach", seed=9)
+    together = engine.run([engine.prepare(with_lora), engine.prepare(without)])
+    assert max_pixel_difference(together[0], diffusers_reference_picture(demo_kit, with_lora)) <= 1
+    assert max_pixel_difference(together[1], diffusers_reference_picture(demo_kit, without)) <= 1

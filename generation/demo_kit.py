@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-KIT_VERSION = "v3"
+KIT_VERSION = "v4"
 TOKENIZER_FILE = Path(__file__).with_name("demo_tokenizer.json")
 IP_ADAPTER_WEIGHTS = "ip-adapter.safetensors"
+IP_ADAPTER_PLUS_WEIGHTS = "ip-adapter-plus.safetensors"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class DemoKit:
     @property
     def ip_adapter(self) -> Path:
         return self.root / "ip_adapter"
+
+    @property
+    def ip_adapter_plus(self) -> Path:
+        return self.root / "ip_adapter_plus"
 
     @property
     def loras(self) -> list[Path]:
@@ -263,7 +268,16 @@ def build_demo_ip_adapter(unet, shape: DemoShape):
         "image_proj.norm.weight": torch.ones(cross_dim),
         "image_proj.norm.bias": torch.zeros(cross_dim),
     }
-    # Numbering follows diffusers' converter: 1, 3, 5, ... over the cross-attention processors in order.
+    weights.update(_ip_attention_weights(unet, generator))
+    return encoder, weights
+
+
+def _ip_attention_weights(unet, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The image key/value projections of every cross-attention processor, in the public IP-Adapter layout.
+
+    Numbering follows diffusers' converter: 1, 3, 5, ... over the cross-attention processors in order."""
+    cross_dim = unet.config.cross_attention_dim
+    weights = {}
     key_id = 1
     for name in unet.attn_processors:
         if name.endswith("attn1.processor"):
@@ -272,7 +286,46 @@ def build_demo_ip_adapter(unet, shape: DemoShape):
         for which in ("to_k_ip", "to_v_ip"):
             weights[f"ip_adapter.{key_id}.{which}.weight"] = torch.randn(hidden, cross_dim, generator=generator) * 0.3
         key_id += 2
-    return encoder, weights
+    return weights
+
+
+def build_demo_ip_adapter_plus(unet, image_encoder) -> dict[str, torch.Tensor]:
+    """IP-Adapter Plus weights (a perceiver resampler over the encoder's hidden states) in the public layout.
+
+    Built as diffusers' own projection module with random weights, then written under the original key names that
+    diffusers' loader converts back (layers.N.0 = attention with norm1/norm2/to_q/to_kv/to_out, layers.N.1 = ff)."""
+    from diffusers.models.embeddings import IPAdapterPlusImageProjection
+
+    torch.manual_seed(5)
+    projection = IPAdapterPlusImageProjection(
+        embed_dims=image_encoder.config.hidden_size,
+        output_dims=unet.config.cross_attention_dim,
+        hidden_dims=64,  # diffusers infers heads as width // 64
+        heads=1,
+        num_queries=4,
+    )
+    state = projection.state_dict()
+    weights = {}
+    for key in ("latents", "proj_in.weight", "proj_in.bias", "proj_out.weight", "proj_out.bias"):
+        weights[f"image_proj.{key}"] = state[key]
+    for key in ("norm_out.weight", "norm_out.bias"):
+        weights[f"image_proj.{key}"] = state[key]
+    for layer in range(4):
+        original, ours = f"image_proj.layers.{layer}", f"layers.{layer}"
+        for norm, name in (("ln0", "norm1"), ("ln1", "norm2")):
+            for part in ("weight", "bias"):
+                weights[f"{original}.0.{name}.{part}"] = state[f"{ours}.{norm}.{part}"]
+        weights[f"{original}.0.to_q.weight"] = state[f"{ours}.attn.to_q.weight"]
+        weights[f"{original}.0.to_kv.weight"] = torch.cat(
+            [state[f"{ours}.attn.to_k.weight"], state[f"{ours}.attn.to_v.weight"]]
+        )
+        weights[f"{original}.0.to_out.weight"] = state[f"{ours}.attn.to_out.0.weight"]
+        for part in ("weight", "bias"):
+            weights[f"{original}.1.0.{part}"] = state[f"{ours}.ff.0.{part}"]
+        weights[f"{original}.1.1.weight"] = state[f"{ours}.ff.1.net.0.proj.weight"]
+        weights[f"{original}.1.3.weight"] = state[f"{ours}.ff.1.net.2.weight"]
+    weights.update(_ip_attention_weights(unet, torch.Generator().manual_seed(6)))
+    return {key: value.detach().clone().contiguous() for key, value in weights.items()}
 
 
 def _hidden_size_for(processor_name: str, channels: tuple[int, ...]) -> int:
@@ -351,6 +404,11 @@ def write_demo_kit(root: Path, shape_name: str = "tiny") -> DemoKit:
     (root / "ip_adapter").mkdir(parents=True, exist_ok=True)
     encoder.save_pretrained(root / "ip_adapter" / "image_encoder", safe_serialization=True)
     save_file(ip_weights, str(root / "ip_adapter" / IP_ADAPTER_WEIGHTS))
+    if shape.name != "sd15":  # IP-Adapter Plus variant (hidden-state resampler), for tests of that path
+        (root / "ip_adapter_plus").mkdir(parents=True, exist_ok=True)
+        encoder.save_pretrained(root / "ip_adapter_plus" / "image_encoder", safe_serialization=True)
+        plus = build_demo_ip_adapter_plus(pipe.unet, encoder)
+        save_file(plus, str(root / "ip_adapter_plus" / IP_ADAPTER_PLUS_WEIGHTS))
     (root / "loras").mkdir(parents=True, exist_ok=True)
     for name, seed, rank, targets, with_text_encoder in LORA_SPECS:
         weights = build_demo_lora(pipe, seed, rank, targets, with_text_encoder)

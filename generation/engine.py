@@ -80,9 +80,11 @@ class IPAdapterSwitch:
     def _apply(self, state) -> None:
         processors, hid_proj, hid_type = state
         unet = self._pipe.unet
-        unet.set_attn_processor(dict(processors))  # diffusers pops from the dict it is given
+        # The projection first: IP-Adapter Plus projects through attention layers of its own, which then count
+        # among the UNet's processors.
         unet.encoder_hid_proj = hid_proj
         unet.config.encoder_hid_dim_type = hid_type
+        unet.set_attn_processor(dict(processors))  # diffusers pops from the dict it is given
 
 
 class Engine:

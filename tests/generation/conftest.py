@@ -40,7 +40,9 @@ def max_pixel_difference(a: Image.Image, b: Image.Image) -> int:
     return int(np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).max())
 
 
-def diffusers_reference_picture(kit: DemoKit, request: GenerationRequest, pipeline_class=None) -> Image.Image:
+def diffusers_reference_picture(
+    kit: DemoKit, request: GenerationRequest, pipeline_class=None, ip_adapter: Path | None = None
+) -> Image.Image:
     """What diffusers' own pipeline draws for `request`, set up the documented way, on a fresh pipeline."""
     from diffusers import StableDiffusionPipeline
 
@@ -55,11 +57,9 @@ def diffusers_reference_picture(kit: DemoKit, request: GenerationRequest, pipeli
         pipe.load_lora_weights(str(request.lora_path), adapter_name="persona")
         pipe.set_adapters(["persona"], [request.lora_scale])
     if request.reference_path:
+        ip_file = ip_adapter or kit.ip_adapter / "ip-adapter.safetensors"
         pipe.load_ip_adapter(
-            str(kit.ip_adapter),
-            subfolder="",
-            weight_name="ip-adapter.safetensors",
-            image_encoder_folder="image_encoder",
+            str(ip_file.parent), subfolder="", weight_name=ip_file.name, image_encoder_folder="image_encoder"
         )
         pipe.set_ip_adapter_scale(request.ip_scale)
         extra["ip_adapter_image"] = Image.open(request.reference_path)

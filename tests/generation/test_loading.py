@@ -106,3 +106,14 @@ def test_an_ip_adapter_without_image_encoder_is_explained(demo_kit, tmp_path):
     loaded = load_pipeline(str(demo_kit.pipeline), torch.device("cpu"), torch.float32, Path("unused"))
     with pytest.raises(ModelLoadError, match="no image_encoder"):
         Engine(loaded, ip_adapter=tmp_path)
+
+
+def test_a_safetensors_file_that_is_no_checkpoint_is_explained(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+    from safetensors.torch import save_file
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    checkpoint = tmp_path / "not-a-model.safetensors"
+    save_file({"some.weight": torch.zeros(2, 2)}, str(checkpoint))
+    with pytest.raises(ModelLoadError, match="could not be loaded as a single-file checkpoint"):
+        load_pipeline(str(checkpoint), torch.device("cpu"), torch.float32, tmp_path)

@@ -85,7 +85,13 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
     out.mkdir(parents=True, exist_ok=True)
     print(f"Loading the image model ({settings.model}) on {settings.device}…")
     engine = await asyncio.to_thread(
-        Engine.load, settings.model, settings.device, settings.data_dir, settings.ip_adapter
+        Engine.load,
+        settings.model,
+        settings.device,
+        settings.data_dir,
+        settings.ip_adapter,
+        settings.lora_cache,
+        settings.dtype,
     )
     size = size or settings.selfie_size or engine.native_size
     steps = steps or (4 if settings.model == "demo" else settings.selfie_steps)

@@ -47,7 +47,13 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
     if engine is None:
         log.info("loading model %s on %s", settings.model, settings.device)
         engine = await asyncio.to_thread(
-            Engine.load, settings.model, settings.device, settings.data_dir, settings.ip_adapter, settings.lora_cache
+            Engine.load,
+            settings.model,
+            settings.device,
+            settings.data_dir,
+            settings.ip_adapter,
+            settings.lora_cache,
+            settings.dtype,
         )
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
         service = GenerationService(engine, max_batch=settings.max_batch, max_queue=settings.max_queue)

@@ -61,6 +61,13 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         raise SettingsError(f"{key} must be a number, not {raw!r}.") from None
 
 
+def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(key, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{key} must be one of {', '.join(choices)}, not {raw!r}.")
+    return raw
+
+
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raw = env.get(key, "").strip().lower()
     if not raw:
@@ -101,6 +108,7 @@ class Settings:
     max_queue: int = 100  # pictures waiting for the GPU, all servers together
     max_batch: int | None = None  # pictures per pipeline call (None: 1 on the CPU, 4 on CUDA)
     lora_cache: int = 8  # persona LoRAs kept loaded at once (least recently used evicted)
+    dtype: str = "auto"  # weight precision: auto (fp16 on GPUs, fp32 on CPU), float16, bfloat16, float32
     resume_max_age_s: float = 600.0  # chat requests younger than this are served again after a restart
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -139,6 +147,7 @@ class Settings:
             max_queue=_int(merged, "MAX_QUEUE", 100),
             max_batch=_int(merged, "MAX_BATCH", 0, low=0) or None,
             lora_cache=_int(merged, "LORA_CACHE", 8),
+            dtype=_choice(merged, "DTYPE", ("auto", "float16", "bfloat16", "float32")),
             resume_max_age_s=_float(merged, "RESUME_MAX_AGE", 600.0),
             extra=merged,
         )

@@ -47,6 +47,7 @@ def _render_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ip-adapter", type=Path, help="IP-Adapter folder (weights + image_encoder/)")
     parser.add_argument("--ip-scale", type=float, default=0.6)
     parser.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
+    parser.add_argument("--dtype", default=os.environ.get("DTYPE", "auto"), help="auto, float16, bfloat16, float32")
     parser.add_argument("--out", type=Path, required=True)
     return parser
 
@@ -56,7 +57,7 @@ def render_main(argv: list[str]) -> int:
     if args.reference and not args.ip_adapter and args.model != "demo":
         print("selfiebot render: --reference needs --ip-adapter DIR.", file=sys.stderr)
         return 2
-    from generation.devices import default_dtype, resolve_device
+    from generation.devices import resolve_device, resolve_dtype
     from generation.engine import Engine
     from generation.errors import GenerationError
     from generation.loading import load_pipeline
@@ -66,7 +67,7 @@ def render_main(argv: list[str]) -> int:
     quiet_library_logs()
     try:
         device = resolve_device(args.device)
-        dtype = default_dtype(device)
+        dtype = resolve_dtype(args.dtype, device)
         loaded = load_pipeline(args.model, device, dtype, Path(os.environ.get("DATA_DIR", "data")))
         engine = Engine(loaded, ip_adapter=args.ip_adapter if args.reference else None, cache_dir=None)
         if not args.reference:

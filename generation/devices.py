@@ -20,18 +20,24 @@ def resolve_device(setting: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
 def default_dtype(device: torch.device) -> torch.dtype:
-    """Half precision on GPUs (bf16 where the card supports it well), full precision on the CPU."""
-    if device.type == "cuda":
-        return torch.bfloat16 if _prefers_bf16(device) else torch.float16
-    if device.type == "mps":
+    """Half precision on GPUs (fp16, the precision SD checkpoints are published in), full precision on the CPU."""
+    if device.type in {"cuda", "mps"}:
         return torch.float16
     return torch.float32
 
 
-def _prefers_bf16(device: torch.device) -> bool:
-    # fp16 is the precision SD checkpoints are published and tested in; bf16 only when fp16 is unavailable.
-    return False
+def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """`auto` or one of float16 / bfloat16 / float32 (bf16 suits cards where fp16 overflows)."""
+    setting = (setting or "auto").strip().lower()
+    if setting == "auto":
+        return default_dtype(device)
+    if setting not in DTYPES:
+        raise ValueError(f"DTYPE={setting} is not one of auto, float16, bfloat16, float32.")
+    return DTYPES[setting]
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -16,7 +16,7 @@ import torch
 
 from generation.adapters import BASE, AdapterCache
 from generation.assets import ContentHashes
-from generation.devices import default_dtype, resolve_device
+from generation.devices import resolve_device, resolve_dtype
 from generation.errors import GenerationError, ModelLoadError
 from generation.loading import LoadedModel, find_ip_adapter_weights, ip_adapter_identity, load_pipeline
 from generation.references import ReferenceCache, ReferenceEmbeddings
@@ -119,10 +119,10 @@ class Engine:
         data_dir: Path = Path("data"),
         ip_adapter: Path | None = None,
         lora_capacity: int = 8,
-        dtype: torch.dtype | None = None,
+        dtype: str = "auto",
     ) -> Engine:
         resolved = resolve_device(device)
-        loaded = load_pipeline(model, resolved, dtype or default_dtype(resolved), Path(data_dir))
+        loaded = load_pipeline(model, resolved, resolve_dtype(dtype, resolved), Path(data_dir))
         return cls(loaded, ip_adapter=ip_adapter, lora_capacity=lora_capacity, cache_dir=Path(data_dir) / "cache")
 
     @property

@@ -73,7 +73,7 @@ def demo_main(argv: list[str]) -> int:
 
 
 async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> list[DemoSelfie]:
-    from generation.engine import Engine
+    from bot.runner import load_engine
     from generation.request import GenerationRequest
     from generation.service import GenerationService
     from personas import list_example_personas
@@ -84,15 +84,7 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
 
     out.mkdir(parents=True, exist_ok=True)
     print(f"Loading the image model ({settings.model}) on {settings.device}…")
-    engine = await asyncio.to_thread(
-        Engine.load,
-        settings.model,
-        settings.device,
-        settings.data_dir,
-        settings.ip_adapter,
-        settings.lora_cache,
-        settings.dtype,
-    )
+    engine = await load_engine(settings)
     size = size or settings.selfie_size or engine.native_size
     steps = steps or (4 if settings.model == "demo" else settings.selfie_steps)
 
@@ -104,19 +96,7 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
     service = GenerationService(engine)
     try:
         async with await PersonaStore.open(database) as store:
-            persona = await store.create_persona(
-                DEMO_GUILD,
-                name=spec.name,
-                appearance=spec.appearance,
-                personality=spec.personality,
-                style=spec.style,
-                negative=spec.negative,
-                seed=spec.effective_seed,
-                seed_mode=spec.seed_mode,
-                lora_scale=spec.lora_scale,
-                ip_scale=spec.ip_scale,
-                **identity,
-            )
+            persona = await store.create_persona(DEMO_GUILD, **(spec.settings() | identity))
             await store.activate(DEMO_GUILD, DEMO_CHANNEL, persona.id)
             print(f"Created persona {persona.name} (seed {persona.seed}, look version {persona.version}).\n")
             for author, text in SCRIPT:

@@ -41,20 +41,25 @@ def point_discord_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
+async def load_engine(settings: Settings) -> Engine:
+    """The image model the settings name, loaded off the event loop (it takes seconds to minutes)."""
+    return await asyncio.to_thread(
+        Engine.load,
+        settings.model,
+        settings.device,
+        settings.data_dir,
+        settings.ip_adapter,
+        settings.lora_cache,
+        settings.dtype,
+    )
+
+
 @contextlib.asynccontextmanager
 async def bot_resources(settings: Settings, engine: Engine | None = None) -> AsyncIterator[SelfieBot]:
     """The bot with its store, HTTP client and generation service; everything is closed on the way out."""
     if engine is None:
         log.info("loading model %s on %s", settings.model, settings.device)
-        engine = await asyncio.to_thread(
-            Engine.load,
-            settings.model,
-            settings.device,
-            settings.data_dir,
-            settings.ip_adapter,
-            settings.lora_cache,
-            settings.dtype,
-        )
+        engine = await load_engine(settings)
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
         service = GenerationService(engine, max_batch=settings.max_batch, max_queue=settings.max_queue)
         try:

@@ -86,16 +86,9 @@ class SelfieFlow:
     def __init__(self, bot: SelfieBot) -> None:
         self.bot = bot
 
-    def _size(self) -> int:
-        settings = self.bot.settings
-        if settings.selfie_size:
-            return settings.selfie_size
-        pipe = self.bot.engine.pipe
-        return int(pipe.unet.config.sample_size * pipe.vae_scale_factor)
-
     def request_for(self, persona: Persona, prompt: str, negative: str, seed: int) -> GenerationRequest:
         settings = self.bot.settings
-        size = self._size()
+        size = self.bot.settings.selfie_size or self.bot.engine.native_size
         reference = persona.reference_path if persona.reference_path and self.bot.engine.supports_references else None
         return GenerationRequest(
             prompt=prompt,

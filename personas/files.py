@@ -58,6 +58,24 @@ class PersonaSpec:
     def effective_seed(self) -> int:
         return self.seed if self.seed is not None else default_seed(self.name)
 
+    def settings(self) -> dict[str, object]:
+        """The persona's settings as `PersonaStore.create_persona` takes them. File paths are left out: a server
+        stores only files it received and checked itself."""
+        return {
+            "name": self.name,
+            "appearance": self.appearance,
+            "personality": self.personality,
+            "seed": self.effective_seed,
+            "seed_mode": self.seed_mode,
+            "negative": self.negative,
+            "style": self.style,
+            "lora_scale": self.lora_scale,
+            "lora_trigger": self.lora_trigger,
+            "ip_scale": self.ip_scale,
+            "nsfw": self.nsfw,
+            "avatar_url": self.avatar_url,
+        }
+
     def to_persona(self, guild_id: int = 0, persona_id: int = 0) -> Persona:
         """An unsaved `Persona` (for the CLI and previews); file paths stay as written."""
         return Persona(

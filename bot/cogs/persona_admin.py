@@ -326,20 +326,7 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         if "=" not in text:
             raise UploadError("That is not a persona file: it needs `name = ...` and `appearance = ...` lines.")
         spec = load_persona_file(text)
-        fields = {
-            "name": spec.name,
-            "appearance": spec.appearance,
-            "personality": spec.personality,
-            "seed": spec.effective_seed,
-            "seed_mode": spec.seed_mode,
-            "negative": spec.negative,
-            "style": spec.style,
-            "lora_scale": spec.lora_scale,
-            "lora_trigger": spec.lora_trigger,
-            "ip_scale": spec.ip_scale,
-            "nsfw": spec.nsfw,
-            "avatar_url": spec.avatar_url,
-        }
+        fields = spec.settings()
         persona = await self._create(interaction, fields, reference, lora, spec.lora_scale)
         note = ""
         if (spec.reference and reference is None) or (spec.lora and lora is None):

@@ -29,6 +29,9 @@ async def test_selfiebot_run_serves_a_server_and_stops_cleanly_on_sigterm(discor
     )  # fmt: skip
     try:
         await eventually(lambda: discord_standin.command_put_count >= 1, timeout=90)
+        # Commands are synced before the gateway connects; an interaction sent before the session is READY
+        # would go to nobody, as on real Discord.
+        await discord_standin.wait_until_connected(timeout=60)
         await create_persona(discord_standin)
         w = discord_standin.default
         await activate(discord_standin, w.general)

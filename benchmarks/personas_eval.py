@@ -1,9 +1,11 @@
 """Measure request detection and scene-cue accuracy on the labelled corpus in tests/personas/corpus/.
 
-    python benchmarks/personas_eval.py [--json OUT] [--verbose]
+    python benchmarks/personas_eval.py [--json OUT] [--verbose] [--scenes FILE ...]
 
 Request detection: precision and recall over requests.jsonl. Scene cues: a conversation passes when every
 expected cue (alternatives separated by '|') appears in the prompt for its last message and no stale cue does.
+Every further `scenes_*.jsonl` set in the corpus folder (and each `--scenes FILE`) is reported on its own line,
+outside the totals above: they are later held-out and tuning sets, kept apart so each figure stays honest.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from personas.scene import OfflineSceneExtractor  # noqa: E402
 EVAL_PERSONA = Persona(id=0, guild_id=0, name="Eval", appearance="young woman, short brown hair", style="photo")
 
 
-def _read(name: str) -> list[dict[str, Any]]:
+def _read(name: str | Path) -> list[dict[str, Any]]:
     with (CORPUS / name).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
@@ -64,10 +66,12 @@ def _mentions(prompt: str, cue: str) -> bool:
     return any(re.search(rf"\b{re.escape(alt.strip().lower())}", prompt) for alt in cue.split("|"))
 
 
-async def evaluate_scenes(verbose: bool = False, subset: str | None = None) -> dict[str, Any]:
+async def evaluate_scenes(
+    verbose: bool = False, subset: str | None = None, source: str | Path = "conversations.jsonl"
+) -> dict[str, Any]:
     extractor = OfflineSceneExtractor()
     passed = total = 0
-    for item in _read("conversations.jsonl"):
+    for item in _read(source):
         if subset and item.get("set", "tuning") != subset:
             continue
         turns = [Turn(role=m["author"], content=m["content"]) for m in item["messages"]]
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--verbose", action="store_true", help="print every miss")
+    parser.add_argument("--scenes", type=Path, action="append", default=[], help="a further scene set to report")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     figures = {"requests": evaluate_requests(args.verbose), "scenes": asyncio.run(evaluate_scenes(args.verbose))}
@@ -93,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     figures["holdout"] = {
         "requests": evaluate_requests(subset="holdout"),
         "scenes": asyncio.run(evaluate_scenes(subset="holdout")),
+    }
+    extra_sets = sorted(CORPUS.glob("scenes_*.jsonl")) + [path.resolve() for path in args.scenes]
+    figures["scene_sets"] = {
+        path.stem: asyncio.run(evaluate_scenes(args.verbose, source=path)) for path in dict.fromkeys(extra_sets)
     }
     figures["seconds"] = round(time.perf_counter() - started, 3)
     r, s = figures["requests"], figures["scenes"]
@@ -106,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         f"holdout only: precision {h['requests']['precision']:.3f}, recall {h['requests']['recall']:.3f},"
         f" scenes {h['scenes']['accuracy']:.1%} of {h['scenes']['conversations']}"
     )
+    for name, result in figures["scene_sets"].items():
+        print(f"{name}: scenes {result['accuracy']:.1%} of {result['conversations']}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0

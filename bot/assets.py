@@ -13,6 +13,7 @@ import discord
 
 from bot import uploads
 from bot.errors import UploadError
+from bot.messages import NO_IP_ADAPTER, generation_words
 from generation.errors import GenerationError, InvalidAssetError
 from generation.request import GenerationRequest
 
@@ -53,7 +54,7 @@ async def prepare_assets(
     try:
         if reference is not None:
             if not bot.engine.supports_references:
-                raise UploadError("This bot has no IP-Adapter set up (IP_ADAPTER), so it cannot use reference images.")
+                raise UploadError(NO_IP_ADAPTER)
             data = await fetch(bot, reference, settings.max_reference_bytes, "reference image")
             existed = any(settings.references_dir.glob(f"{hashlib.sha256(data).hexdigest()}.*"))
             path, digest = await asyncio.to_thread(uploads.store_reference, data, settings.references_dir)
@@ -94,11 +95,7 @@ async def _try_on_model(bot: SelfieBot, assets: PersonaAssets, lora_scale: float
     try:
         await bot.service.generate(request)
     except InvalidAssetError as error:
-        if lora and "LoRA" in str(error):
-            raise UploadError(
-                "That LoRA does not fit this bot's model; upload one trained for the same base model."
-            ) from None
-        raise UploadError(str(error)) from None
+        raise UploadError(generation_words(error)) from None
     except GenerationError as error:
         log.warning("upload check failed: %s", error)
-        raise UploadError(f"The model could not use that file: {error}") from None
+        raise UploadError(f"The model could not use that file: {generation_words(error)}") from None

@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot import jobs
 from bot.admission import Admission
-from bot.errors import on_tree_error
+from bot.error_handler import on_tree_error
 from bot.replies import ReplyWriter
 from bot.selfie_flow import SelfieFlow
 from bot.settings import Settings
@@ -27,6 +27,7 @@ from bot.views import SelfieButton
 from bot.webhooks import WebhookManager
 from generation.engine import Engine
 from generation.service import GenerationService
+from personas.chat_backend import ChatBackend
 from personas.llm import LLMSceneExtractor
 from personas.scene import OfflineSceneExtractor, SceneExtractor
 from personas.store import PersonaStore
@@ -61,18 +62,21 @@ class SelfieBot(commands.Bot):
         self.engine = engine
         self.http_client = http_client
         self.webhooks = WebhookManager(self, store)
-        self.replies = ReplyWriter(
-            http_client, settings.llm_base_url, settings.llm_api_key, settings.llm_model, settings.llm_timeout_s
-        )
-        self.extractor: SceneExtractor = (
-            LLMSceneExtractor(
-                settings.llm_base_url,
-                settings.llm_api_key or None,
-                settings.llm_model or "default",
-                timeout=min(settings.llm_timeout_s, 10.0),
+        backend = (
+            ChatBackend(
+                base_url=settings.llm_base_url,
+                api_key=settings.llm_api_key or None,
+                model=settings.llm_model or "default",
+                timeout=settings.llm_timeout_s,
                 client=http_client,
             )
             if settings.llm_base_url
+            else None
+        )
+        self.replies = ReplyWriter(backend)
+        self.extractor: SceneExtractor = (
+            LLMSceneExtractor(backend, timeout=min(settings.llm_timeout_s, 10.0))
+            if backend is not None
             else OfflineSceneExtractor()
         )
         self.admission = Admission(settings.max_pending_per_user, settings.max_pending_per_guild)

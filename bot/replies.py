@@ -6,14 +6,13 @@ error, timeout or empty answer falls back to a template, so a flaky backend neve
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
 
-import httpx
-
 from bot import safety
+from personas.chat_backend import ChatBackend
+from personas.errors import ChatBackendError
 from personas.models import Persona, Turn
 from personas.prompting import sanitize_chat_text
 
@@ -71,41 +70,28 @@ def chat_messages(persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> l
 
 
 class ReplyWriter:
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str = "", api_key: str = "", model: str = "", timeout: float = 20.0
-    ) -> None:
-        self._http = http
-        self._url = base_url.rstrip("/") + "/chat/completions" if base_url else ""
-        self._api_key = api_key
-        self._model = model or "default"
-        self._timeout = timeout
+    """The persona's words: the chat backend when there is one, a template otherwise or when it fails."""
+
+    def __init__(self, backend: ChatBackend | None = None) -> None:
+        self._backend = backend
 
     @property
     def uses_llm(self) -> bool:
-        return bool(self._url)
+        return self._backend is not None
 
     async def reply(self, persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> str:
         """The persona's answer to the last turn of `turns`."""
         last = next((t.content for t in reversed(turns) if t.role == "user"), "")
         if safety.sexualises_minors(last):
             return safety.MINOR_REFUSAL  # refused in words too, and the LLM never sees it
-        if not self._url:
+        if self._backend is None:
             return template_reply(persona, last, selfie=selfie)
         try:
-            answer = await asyncio.wait_for(self._ask(chat_messages(persona, turns, selfie=selfie)), self._timeout)
-        except (httpx.HTTPError, TimeoutError, KeyError, IndexError, TypeError, ValueError) as err:
-            log.warning("LLM reply failed (%s: %s); using a template", type(err).__name__, err)
+            answer = await self._backend.complete(
+                chat_messages(persona, turns, selfie=selfie), temperature=0.8, max_tokens=300
+            )
+        except ChatBackendError as err:
+            log.warning("LLM reply failed (%s); using a template", err)
             return template_reply(persona, last, selfie=selfie)
         answer = answer.strip()
         return answer[:MAX_REPLY_CHARS] if answer else template_reply(persona, last, selfie=selfie)
-
-    async def _ask(self, messages: list[dict[str, str]]) -> str:
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        response = await self._http.post(
-            self._url,
-            json={"model": self._model, "messages": messages, "temperature": 0.8, "max_tokens": 300},
-            headers=headers,
-            timeout=self._timeout,
-        )
-        response.raise_for_status()
-        return str(response.json()["choices"][0]["message"]["content"])

@@ -19,6 +19,7 @@ import discord
 
 from bot import safety
 from bot.admission import Refused, Ticket
+from bot.messages import camera_trouble, generation_words
 from bot.progress import StatusMessage, progress_text
 from bot.views import selfie_view
 from bot.webhooks import Speakable
@@ -175,19 +176,20 @@ class SelfieFlow:
         except QueueFullError as error:
             await status.finish(None, None)
             await self._settle(ctx, f"refused: {error}")
-            return SelfieOutcome(refused=str(error))
+            return SelfieOutcome(refused=generation_words(error))
         except ServiceClosedError as error:
             if self._postpone(ctx):
                 await status.finish(BACK_AFTER_RESTART, None)
                 return SelfieOutcome(postponed=True)
-            await status.finish(f"Ugh, my camera isn't cooperating: {error}", None)
-            await self._settle(ctx, f"error: {error}")
-            return SelfieOutcome(error=str(error))
-        except GenerationError as error:
-            text = f"Ugh, my camera isn't cooperating: {error}"
+            text = camera_trouble(error)
             await status.finish(text, None)
             await self._settle(ctx, f"error: {error}")
-            return SelfieOutcome(error=str(error))
+            return SelfieOutcome(error=text)
+        except GenerationError as error:
+            text = camera_trouble(error)
+            await status.finish(text, None)
+            await self._settle(ctx, f"error: {error}")
+            return SelfieOutcome(error=text)
         except BaseException:
             if self._postpone(ctx):  # cancelled by shutdown: the job stays open for the restart
                 await status.finish(BACK_AFTER_RESTART, None)

@@ -19,6 +19,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import UploadError
+from bot.messages import generation_words
 from generation.assets import check_safetensors_header
 from generation.errors import InvalidAssetError
 
@@ -173,7 +174,7 @@ def store_lora(data: bytes, folder: Path) -> tuple[Path, str, bool]:
         try:
             check_safetensors_header(Path(tmp))
         except InvalidAssetError as error:
-            raise UploadError(str(error)) from None
+            raise UploadError(generation_words(error)) from None
         if not existed:
             os.replace(tmp, path)
     finally:

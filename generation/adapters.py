@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from generation.assets import ContentHashes, load_safetensors
-from generation.errors import InvalidAssetError
+from generation.errors import AssetProblem, InvalidAssetError
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +82,16 @@ class AdapterCache:
         except Exception as error:
             self._forget_partial(name)
             raise InvalidAssetError(
-                "That LoRA does not fit the loaded model (its layer names or shapes do not match)."
+                f"{path.name} does not fit the model: LoRA layer names or shapes differ ({error})",
+                problem=AssetProblem.DOES_NOT_FIT,
             ) from error
         finally:
             self._layers = None
         if sum(1 for layer in self._all_layers() if name in layer.lora_A) <= before:
             self._forget_partial(name)
-            raise InvalidAssetError("That LoRA does not fit the loaded model: none of its layers matched.")
+            raise InvalidAssetError(
+                f"{path.name} does not fit the model: no LoRA layer matched", problem=AssetProblem.DOES_NOT_FIT
+            )
         log.info("loaded LoRA %s from %s", name, path)
 
     def _forget_partial(self, name: str) -> None:

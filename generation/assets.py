@@ -8,7 +8,7 @@ import os
 import struct
 from pathlib import Path
 
-from generation.errors import InvalidAssetError
+from generation.errors import AssetProblem, InvalidAssetError
 
 _HASH_CHUNK = 1 << 20
 
@@ -46,17 +46,25 @@ def check_safetensors_header(path: Path) -> dict:
     with open(path, "rb") as handle:
         prefix = handle.read(8)
         if len(prefix) < 8:
-            raise InvalidAssetError("That LoRA file is not a valid .safetensors file (it is too short).")
+            raise InvalidAssetError(
+                f"{path.name} is not a valid .safetensors file (too short for a header)",
+                problem=AssetProblem.NOT_SAFETENSORS,
+            )
         (header_len,) = struct.unpack("<Q", prefix)
         if header_len <= 1 or header_len > min(size - 8, 100 * 1024 * 1024):
-            raise InvalidAssetError("That LoRA file is not a valid .safetensors file; export it as .safetensors.")
+            raise InvalidAssetError(
+                f"{path.name} is not a valid .safetensors file (header length {header_len})",
+                problem=AssetProblem.NOT_SAFETENSORS,
+            )
         raw = handle.read(header_len)
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidAssetError("That LoRA file is not a valid .safetensors file; export it as .safetensors.") from None
+        raise InvalidAssetError(
+            f"{path.name} is not a valid .safetensors file (header is not JSON)", problem=AssetProblem.NOT_SAFETENSORS
+        ) from None
     if not isinstance(header, dict) or not any(key != "__metadata__" for key in header):
-        raise InvalidAssetError("That LoRA file holds no tensors.")
+        raise InvalidAssetError(f"{path.name}: no tensors in the file", problem=AssetProblem.EMPTY)
     return header
 
 
@@ -68,4 +76,6 @@ def load_safetensors(path: Path) -> dict:
     try:
         return load_file(str(path), device="cpu")
     except Exception as error:  # safetensors raises its own error types for truncated or corrupt files
-        raise InvalidAssetError("That LoRA file is damaged and could not be read.") from error
+        raise InvalidAssetError(
+            f"{path.name}: tensors could not be read ({error})", problem=AssetProblem.DAMAGED
+        ) from error

@@ -17,7 +17,7 @@ import torch
 from generation.adapters import BASE, AdapterCache
 from generation.assets import ContentHashes
 from generation.devices import resolve_device, resolve_dtype
-from generation.errors import GenerationError, ModelLoadError
+from generation.errors import ModelLoadError, ReferencesUnsupported
 from generation.loading import LoadedModel, find_ip_adapter_weights, ip_adapter_identity, load_pipeline
 from generation.references import ReferenceCache, ReferenceEmbeddings
 from generation.request import GenerationRequest
@@ -52,11 +52,16 @@ class IPAdapterSwitch:
         if location.is_file():
             folder, weight_name = location.parent, location.name
             if location.suffix != ".safetensors":
-                raise ModelLoadError("IP_ADAPTER must be a .safetensors file (pickled .bin files are not loaded).")
+                raise ModelLoadError(
+                    f"IP-Adapter weights {location} are not .safetensors (pickled files are not loaded)",
+                    source=str(location),
+                )
         else:
             folder, weight_name = location, find_ip_adapter_weights(location)
         if not (folder / "image_encoder").is_dir():
-            raise ModelLoadError(f"{folder} has no image_encoder/ folder next to the IP-Adapter weights.")
+            raise ModelLoadError(
+                f"{folder} has no image_encoder/ folder next to the IP-Adapter weights", source=str(folder)
+            )
         pipe.load_ip_adapter(str(folder), subfolder="", weight_name=weight_name, image_encoder_folder="image_encoder")
         self._with_ip = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
         from diffusers.models.embeddings import ImageProjection
@@ -149,7 +154,7 @@ class Engine:
             prepared.adapter, prepared.lora_hash = self.adapters.ensure(Path(request.lora_path), pinned)
         if request.reference_path:
             if self.references is None:
-                raise GenerationError("Reference images need an IP-Adapter; set IP_ADAPTER to its folder.")
+                raise ReferencesUnsupported("request has a reference image but no IP-Adapter is loaded")
             prepared.embeddings, prepared.reference_hash = self.references.get(Path(request.reference_path))
         return prepared
 

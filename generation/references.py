@@ -9,7 +9,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from generation.assets import ContentHashes
-from generation.errors import InvalidAssetError
+from generation.errors import AssetProblem, InvalidAssetError
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,14 @@ class ReferenceCache:
 
 
 def open_reference_image(path: Path) -> Image.Image:
-    """The reference as an RGB image, or InvalidAssetError with a sentence the admin can act on."""
+    """The reference as an RGB image, or InvalidAssetError (UNREADABLE_IMAGE)."""
     try:
         with Image.open(path) as image:
             image.load()
             return image.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise InvalidAssetError("The reference image could not be read; upload a PNG, JPEG or WebP photo.") from error
+        raise InvalidAssetError(
+            f"reference image {path.name} could not be read ({type(error).__name__})",
+            asset="reference",
+            problem=AssetProblem.UNREADABLE_IMAGE,
+        ) from error

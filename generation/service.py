@@ -19,6 +19,7 @@ from generation.devices import is_out_of_memory, release_cached_memory
 from generation.engine import Engine, PreparedRequest
 from generation.errors import (
     GenerationError,
+    GenerationFailed,
     OutOfMemoryError,
     QueueFullError,
     ServiceClosedError,
@@ -138,9 +139,9 @@ class GenerationService:
         job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers), owner)
         with self._condition:
             if self._closing:
-                raise ServiceClosedError("The picture service is shutting down; try again in a moment.")
+                raise ServiceClosedError("generation service is closing; request not queued")
             if len(self._pending) >= self.max_queue:
-                raise QueueFullError("The picture queue is full right now; try again in a minute.")
+                raise QueueFullError(f"generation queue is full ({self.max_queue} pending)", limit=self.max_queue)
             self._pending.append(job)
             position = self._fair_order().index(job) + 1
             self._condition.notify()
@@ -161,7 +162,7 @@ class GenerationService:
             leftovers, self._pending = self._pending, []
             self._condition.notify_all()
         for job in leftovers:
-            job.settle(error=ServiceClosedError("The picture service shut down before this picture was started."))
+            job.settle(error=ServiceClosedError("generation service closed before this request started"))
         await asyncio.to_thread(self._thread.join)
 
     # ----- worker side -----------------------------------------------------------------------------------------
@@ -277,13 +278,13 @@ class GenerationService:
         self.failed += 1
         if is_out_of_memory(error):
             user_error: GenerationError = OutOfMemoryError(
-                "The GPU ran out of memory for this picture; try a smaller size or fewer steps."
+                f"GPU ran out of memory at {job.request.width}x{job.request.height}, {job.request.steps} steps"
             )
         elif isinstance(error, GenerationError):
             user_error = error
         else:
             log.error("generation failed for %s", job.request.parameters(), exc_info=error)
-            user_error = GenerationError(f"The picture could not be generated ({type(error).__name__}: {error}).")
+            user_error = GenerationFailed(f"pipeline failed: {type(error).__name__}: {error}")
         if user_error is not error:
             user_error.__cause__ = error
         job.settle(error=user_error)

@@ -1,4 +1,4 @@
-"""`LLMSceneExtractor`: asks an OpenAI-compatible chat backend for the scene as JSON.
+"""`LLMSceneExtractor`: asks the OpenAI-compatible chat backend (`ChatBackend`) for the scene as JSON.
 
 The answer is validated field by field; any error, timeout or malformed answer falls back to the offline
 extractor, so a flaky backend can make a scene less clever but never breaks a selfie.
@@ -6,15 +6,14 @@ extractor, so a flaky backend can make a scene less clever but never breaks a se
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
+from personas.chat_backend import ChatBackend
+from personas.errors import ChatBackendError
 from personas.models import SCENE_TEXT_FIELDS, SceneState, Turn
 from personas.prompting import sanitize_chat_text
 from personas.scene import OfflineSceneExtractor, SceneExtractor
@@ -61,27 +60,18 @@ def parse_scene_answer(content: str) -> SceneState:
 
 
 class LLMSceneExtractor:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        model: str,
-        timeout: float = 8.0,
-        fallback: SceneExtractor | None = None,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.api_key = api_key
-        self.model = model
+    """Scene extraction through a `ChatBackend`; the offline extractor answers whenever the backend cannot."""
+
+    def __init__(self, backend: ChatBackend, *, timeout: float = 8.0, fallback: SceneExtractor | None = None) -> None:
+        self.backend = backend
         self.timeout = timeout
         self.fallback = fallback or OfflineSceneExtractor()
-        self._client = client  # shared with the caller (connection pooling); None: one client per call
 
     async def extract(self, turns: Sequence[Turn], current: SceneState) -> SceneState:
         try:
-            return await asyncio.wait_for(self._ask(turns, current), timeout=self.timeout)
-        except (httpx.HTTPError, SceneAnswerError, TimeoutError, KeyError, IndexError, TypeError, ValueError) as err:
-            log.warning("LLM scene extraction failed (%s: %s); using the offline extractor", type(err).__name__, err)
+            return await self._ask(turns, current)
+        except (ChatBackendError, SceneAnswerError) as err:
+            log.warning("LLM scene extraction failed (%s); using the offline extractor", err)
             return await self.fallback.extract(turns, current)
 
     async def _ask(self, turns: Sequence[Turn], current: SceneState) -> SceneState:
@@ -90,23 +80,9 @@ class LLMSceneExtractor:
             for t in turns[-MAX_TURNS:]
             if t.role in {"user", "persona"}
         )
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "response_format": {"type": "json_object"},
-            "messages": [
-                {"role": "system", "content": _SYSTEM},
-                {"role": "user", "content": f"Current scene: {json.dumps(current.to_dict())}\n\nChat:\n{chat}"},
-            ],
-        }
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        if self._client is not None:
-            response = await self._client.post(self.url, json=body, headers=headers, timeout=self.timeout)
-        else:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(self.url, json=body, headers=headers)
-        response.raise_for_status()
-        content = response.json()["choices"][0]["message"]["content"]
-        if not isinstance(content, str):
-            raise SceneAnswerError("message content is not text")
+        messages = [
+            {"role": "system", "content": _SYSTEM},
+            {"role": "user", "content": f"Current scene: {json.dumps(current.to_dict())}\n\nChat:\n{chat}"},
+        ]
+        content = await self.backend.complete(messages, temperature=0, json_answer=True, timeout=self.timeout)
         return parse_scene_answer(content)

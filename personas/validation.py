@@ -1,4 +1,5 @@
-"""Checks on what users type into persona fields; each failure is a `PersonaError` with one sentence."""
+"""Checks on what users type into persona fields; each failure is an `InvalidPersonaField` describing the value
+(or `DuplicatePersonaName`). The descriptions name only the data, so the bot may show them as they are."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
-from personas.errors import PersonaError
+from personas.errors import DuplicatePersonaName, InvalidPersonaField
 from personas.models import MAX_SEED, SEED_MODES
 
 NAME_MAX = 32
@@ -57,60 +58,78 @@ def validate_name(name: str, existing_names: Iterable[str] = ()) -> str:
     """The cleaned name, or a `PersonaError` if it is empty, too long, or looks like an existing one."""
     cleaned = clean_text(name or "")
     if not cleaned:
-        raise PersonaError("Give the persona a name with at least one visible character.")
+        raise InvalidPersonaField(
+            "Give the persona a name with at least one visible character.", field="name", problem="empty"
+        )
     if len(cleaned) > NAME_MAX:
-        raise PersonaError(f"Persona names can be at most {NAME_MAX} characters; pick a shorter name.")
+        raise InvalidPersonaField(
+            f"Persona names can be at most {NAME_MAX} characters; pick a shorter name.",
+            field="name",
+            problem="too_long",
+        )
     key = name_key(cleaned)
     for other in existing_names:
         if name_key(other) == key:
-            raise PersonaError(f"This server already has a persona called “{other}”; pick a different name.")
+            raise DuplicatePersonaName(cleaned, existing=other)
     return cleaned
 
 
-def _bounded_text(text: str | None, limit: int, label: str, *, required: bool = False) -> str:
+def _bounded_text(text: str | None, limit: int, label: str, *, field: str, required: bool = False) -> str:
     cleaned = clean_text(text or "")
     if required and not cleaned:
-        raise PersonaError(f"The {label} cannot be empty; describe it in a few words.")
+        raise InvalidPersonaField(
+            f"The {label} cannot be empty; describe it in a few words.", field=field, problem="empty"
+        )
     if len(cleaned) > limit:
-        raise PersonaError(f"The {label} can be at most {limit} characters; shorten it a little.")
+        raise InvalidPersonaField(
+            f"The {label} can be at most {limit} characters; shorten it a little.", field=field, problem="too_long"
+        )
     return cleaned
 
 
 def validate_appearance(text: str | None) -> str:
-    return _bounded_text(text, APPEARANCE_MAX, "appearance", required=True)
+    return _bounded_text(text, APPEARANCE_MAX, "appearance", field="appearance", required=True)
 
 
 def validate_personality(text: str | None) -> str:
-    return _bounded_text(text, PERSONALITY_MAX, "personality")
+    return _bounded_text(text, PERSONALITY_MAX, "personality", field="personality")
 
 
 def validate_style(text: str | None) -> str:
-    return _bounded_text(text, STYLE_MAX, "style")
+    return _bounded_text(text, STYLE_MAX, "style", field="style")
 
 
 def validate_negative(text: str | None) -> str:
-    return _bounded_text(text, NEGATIVE_MAX, "negative prompt")
+    return _bounded_text(text, NEGATIVE_MAX, "negative prompt", field="negative")
 
 
 def validate_lora_trigger(text: str | None) -> str:
-    return _bounded_text(text, LORA_TRIGGER_MAX, "LoRA trigger words")
+    return _bounded_text(text, LORA_TRIGGER_MAX, "LoRA trigger words", field="lora_trigger")
 
 
 def validate_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise PersonaError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        raise InvalidPersonaField(
+            f"The seed must be a whole number from 0 to {MAX_SEED}.", field="seed", problem="range"
+        )
     return seed
 
 
 def validate_seed_mode(mode: object) -> str:
     if mode not in SEED_MODES:
-        raise PersonaError("The seed mode must be “fixed” (same seed every selfie) or “varied” (a new one each time).")
+        raise InvalidPersonaField(
+            "The seed mode must be “fixed” (same seed every selfie) or “varied” (a new one each time).",
+            field="seed_mode",
+            problem="choice",
+        )
     return str(mode)
 
 
 def validate_scale(value: object, label: str, low: float = 0.0, high: float = 2.0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
-        raise PersonaError(f"The {label} must be a number from {low:g} to {high:g}.")
+        raise InvalidPersonaField(
+            f"The {label} must be a number from {low:g} to {high:g}.", field=label, problem="range"
+        )
     return float(value)
 
 
@@ -120,5 +139,5 @@ def validate_avatar_url(url: str | None) -> str | None:
     url = str(url).strip()
     parsed = urlparse(url)
     if parsed.scheme not in {"http", "https"} or not parsed.netloc or len(url) > 2000:
-        raise PersonaError("The avatar must be an http(s) link to an image.")
+        raise InvalidPersonaField("The avatar must be an http(s) link to an image.", field="avatar_url", problem="url")
     return url

@@ -52,7 +52,7 @@ async def persona_names(interaction: discord.Interaction, current: str) -> list[
 async def require_persona(bot: SelfieBot, guild_id: int, name: str) -> Persona:
     persona = await bot.store.get_persona(guild_id, name)
     if persona is None:
-        raise PersonaNotFound(f"There is no persona called “{name}” on this server; `/persona list` shows them.")
+        raise PersonaNotFound(name=name)
     return persona
 
 

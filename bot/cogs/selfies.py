@@ -14,7 +14,8 @@ from bot.admission import Refused
 from bot.checks import in_guild, is_manager
 from bot.cogs.chat import personas_for
 from bot.cogs.persona_admin import persona_names, require_persona
-from bot.errors import UserFacingError, reply_ephemeral
+from bot.error_handler import reply_ephemeral
+from bot.errors import UserFacingError
 from bot.progress import InteractionStatus, WebhookStatus
 from bot.selfie_flow import SelfieContext
 from personas.models import SelfieRecord

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from personas.chat_backend import ChatBackend, redact_url
 from personas.llm import LLMSceneExtractor
 from personas.models import SceneState, Turn
 
@@ -60,7 +61,9 @@ async def test_uses_the_models_answer(backend):
         {"location": "old library", "outfit": "green hoodie", "activity": None, "time_of_day": "night",
          "weather": None, "mood": "focused", "framing": None, "props": ["stack of books", "(lamp:1.5)"]}
     )  # fmt: skip
-    scene = await LLMSceneExtractor(backend.url, "secret", "tiny").extract(TURNS, SceneState())
+    scene = await LLMSceneExtractor(ChatBackend(base_url=backend.url, api_key="secret", model="tiny")).extract(
+        TURNS, SceneState()
+    )
     assert scene == SceneState(
         location="old library", outfit="green hoodie", time_of_day="night", mood="focused",
         props=["stack of books", "lamp"],
@@ -72,13 +75,15 @@ async def test_uses_the_models_answer(backend):
 
 async def test_code_fenced_json_is_accepted(backend):
     backend.reply = '```json\n{"location": "beach", "props": []}\n```'
-    assert (await LLMSceneExtractor(backend.url, None, "m").extract(TURNS, SceneState())).location == "beach"
+    assert (
+        await LLMSceneExtractor(ChatBackend(base_url=backend.url, model="m")).extract(TURNS, SceneState())
+    ).location == "beach"
 
 
 @pytest.mark.parametrize("reply", ["not json at all", "[1, 2]", '{"location": 5}', '{"props": "dog"}'])
 async def test_garbage_falls_back_to_offline(backend, reply):
     backend.reply = reply
-    scene = await LLMSceneExtractor(backend.url, None, "m").extract(TURNS, SceneState())
+    scene = await LLMSceneExtractor(ChatBackend(base_url=backend.url, model="m")).extract(TURNS, SceneState())
     assert scene.location == "library" and scene.outfit == "green hoodie"
 
 
@@ -86,11 +91,30 @@ async def test_slow_server_falls_back_within_the_timeout(backend):
     backend.delay = 2.0
     backend.reply = '{"location": "moon"}'
     started = time.perf_counter()
-    scene = await LLMSceneExtractor(backend.url, None, "m", timeout=0.3).extract(TURNS, SceneState())
+    scene = await LLMSceneExtractor(ChatBackend(base_url=backend.url, model="m"), timeout=0.3).extract(
+        TURNS, SceneState()
+    )
     assert scene.location == "library"
     assert time.perf_counter() - started < 1.5
 
 
 async def test_unreachable_server_falls_back():
-    scene = await LLMSceneExtractor("http://127.0.0.1:9", None, "m", timeout=1).extract(TURNS, SceneState())
+    scene = await LLMSceneExtractor(ChatBackend(base_url="http://127.0.0.1:9", model="m"), timeout=1).extract(
+        TURNS, SceneState()
+    )
     assert scene.location == "library"
+
+
+def test_credentials_in_the_backend_url_are_redacted():
+    assert redact_url("https://bob:hunter2@llm.example/v1?api-key=s3cr3t&region=eu") == (
+        "https://***@llm.example/v1?api-key=***&region=eu"
+    )
+
+
+async def test_errors_name_the_backend_without_its_credentials(caplog):
+    extractor = LLMSceneExtractor(ChatBackend(base_url="http://bob:hunter2@127.0.0.1:9/v1?key=s3cr3t"), timeout=1)
+    with caplog.at_level("WARNING"):
+        scene = await extractor.extract(TURNS, SceneState())
+    assert scene.location == "library"
+    assert "127.0.0.1:9" in caplog.text
+    assert "hunter2" not in caplog.text and "s3cr3t" not in caplog.text

@@ -6,9 +6,11 @@ Real environment variables win over `.env`. Every field has a default except the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
@@ -59,6 +61,54 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{key} must be a number, not {raw!r}.") from None
+
+
+def _bounded_float(env: Mapping[str, str], key: str, default: float, low: float, high: float | None = None) -> float:
+    value = _float(env, key, default)
+    if not (low <= value and (high is None or value <= high)) or value != value:
+        limit = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise SettingsError(f"{key} must be a number {limit}, not {value:g}.")
+    return value
+
+
+def _url(env: Mapping[str, str], key: str, default: str, schemes: tuple[str, ...]) -> str:
+    raw = (env.get(key) or "").strip() or default
+    if not raw:
+        return ""
+    parsed = urlsplit(raw)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise SettingsError(f"{key} must be a {' or '.join(s + '://' for s in schemes)} address, not {raw!r}.")
+    return raw
+
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _device(env: Mapping[str, str]) -> str:
+    raw = (env.get("DEVICE") or "auto").strip().lower()
+    if not _DEVICE.match(raw):
+        raise SettingsError(f"DEVICE must be auto, cpu, cuda, cuda:N or mps, not {raw!r}.")
+    return raw
+
+
+def _model(env: Mapping[str, str]) -> str:
+    raw = (env.get("MODEL") or "demo").strip()
+    if raw == "demo" or Path(raw).expanduser().exists() or _HUB_ID.match(raw):
+        return raw
+    raise SettingsError(
+        f"MODEL must be demo, a diffusers folder, a .safetensors checkpoint or a hub id; {raw!r} is none of these."
+    )
+
+
+def _existing_path(env: Mapping[str, str], key: str) -> Path | None:
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise SettingsError(f"{key} points at {raw!r}, which does not exist.")
+    return path
 
 
 def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
@@ -125,30 +175,30 @@ class Settings:
             raise SettingsError("SELFIE_SIZE must be a multiple of 8 (e.g. 512).")
         return cls(
             discord_token=merged.get("DISCORD_TOKEN", "").strip(),
-            api_base=(merged.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
-            gateway_url=merged.get("DISCORD_GATEWAY_URL") or DEFAULT_GATEWAY,
+            api_base=_url(merged, "DISCORD_API_BASE", DEFAULT_API_BASE, ("https", "http")).rstrip("/"),
+            gateway_url=_url(merged, "DISCORD_GATEWAY_URL", DEFAULT_GATEWAY, ("wss", "ws")),
             data_dir=data_dir,
             database_path=Path(database).expanduser(),
-            model=merged.get("MODEL") or "demo",
-            ip_adapter=Path(merged["IP_ADAPTER"]).expanduser() if merged.get("IP_ADAPTER") else None,
-            device=merged.get("DEVICE") or "auto",
-            llm_base_url=(merged.get("LLM_BASE_URL") or "").rstrip("/"),
+            model=_model(merged),
+            ip_adapter=_existing_path(merged, "IP_ADAPTER"),
+            device=_device(merged),
+            llm_base_url=_url(merged, "LLM_BASE_URL", "", ("https", "http")).rstrip("/"),
             llm_api_key=merged.get("LLM_API_KEY", ""),
             llm_model=merged.get("LLM_MODEL", ""),
-            llm_timeout_s=_float(merged, "LLM_TIMEOUT", 20.0),
+            llm_timeout_s=_bounded_float(merged, "LLM_TIMEOUT", 20.0, 0.5, 600.0),
             selfie_steps=_int(merged, "SELFIE_STEPS", 25),
             selfie_size=size or None,
-            selfie_guidance=_float(merged, "SELFIE_GUIDANCE", 7.0),
-            progress_interval_s=_float(merged, "PROGRESS_INTERVAL", 1.5),
+            selfie_guidance=_bounded_float(merged, "SELFIE_GUIDANCE", 7.0, 0.0, 30.0),
+            progress_interval_s=_bounded_float(merged, "PROGRESS_INTERVAL", 1.5, 0.5),
             message_content=_bool(merged, "MESSAGE_CONTENT_INTENT", True),
-            shutdown_grace_s=_float(merged, "SHUTDOWN_GRACE", 60.0),
+            shutdown_grace_s=_bounded_float(merged, "SHUTDOWN_GRACE", 60.0, 0.0),
             max_pending_per_user=_int(merged, "MAX_PENDING_PER_USER", 2),
             max_pending_per_guild=_int(merged, "MAX_PENDING_PER_GUILD", 10),
             max_queue=_int(merged, "MAX_QUEUE", 100),
             max_batch=_int(merged, "MAX_BATCH", 0, low=0) or None,
             lora_cache=_int(merged, "LORA_CACHE", 8),
             dtype=_choice(merged, "DTYPE", ("auto", "float16", "bfloat16", "float32")),
-            resume_max_age_s=_float(merged, "RESUME_MAX_AGE", 600.0),
+            resume_max_age_s=_bounded_float(merged, "RESUME_MAX_AGE", 600.0, 0.0),
             extra=merged,
         )
 

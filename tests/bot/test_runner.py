@@ -36,6 +36,35 @@ def test_bad_settings_name_the_variable():
         Settings.from_env({"SELFIE_SIZE": "500"}, None)
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DEVICE": "gpu please"}, "DEVICE"),
+        ({"MODEL": "no such folder here"}, "MODEL"),
+        ({"IP_ADAPTER": "/nonexistent/ip-adapter"}, "IP_ADAPTER"),
+        ({"LLM_BASE_URL": "llm:8000"}, "LLM_BASE_URL"),
+        ({"DISCORD_API_BASE": "ftp://example.org"}, "DISCORD_API_BASE"),
+        ({"LLM_TIMEOUT": "-3"}, "LLM_TIMEOUT"),
+        ({"PROGRESS_INTERVAL": "0"}, "PROGRESS_INTERVAL"),
+    ],
+)
+def test_every_bad_setting_is_one_sentence_naming_it(env, named):
+    with pytest.raises(SettingsError, match=named) as caught:
+        Settings.from_env(env, None)
+    text = str(caught.value)
+    assert text.endswith(".") and "\n" not in text
+
+
+def test_run_with_a_device_this_machine_lacks_ends_in_a_sentence(monkeypatch, tmp_path, capsys):
+    """DEVICE=cuda on a machine without CUDA: one sentence on stderr, no traceback."""
+    monkeypatch.chdir(tmp_path)
+    for key, value in {"DISCORD_TOKEN": "x" * 30, "DEVICE": "cuda", "DATA_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(key, value)
+    assert run_main([]) == 1
+    err = capsys.readouterr().err
+    assert "DEVICE=cuda" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_run_without_token_says_what_to_do(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)

@@ -11,6 +11,7 @@ commands:
   demo       offline walk-through: demo persona, scripted chat, selfies written to a folder
   demo-kit   write the demo model kit (pipeline, IP-Adapter, LoRAs, references) to a folder
   render     render one picture and print its effective parameters as JSON
+  identity   score pictures for likeness to reference pictures (identity score --reference IMG IMAGE...)
   prompt     turn a conversation (JSON on stdin) into a selfie prompt, without torch
 """
 
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         from generation.cli import render_main
 
         return render_main(rest)
+    if command == "identity":
+        from generation.identity.cli import identity_main
+
+        return identity_main(rest)
     if command == "demo-kit":
         from generation.cli import demo_kit_main
 

@@ -11,7 +11,7 @@ it `check` raises `DetectorUnavailable` and the caller decides (the text policy 
 
 A picture is "nude" when the detector finds any of `EXPOSED_LABELS` with a score at or above the threshold
 (`DEFAULT_THRESHOLD`, 0.4). Bellies, armpits, feet and a man's chest are not counted: swimwear selfies stay allowed.
-Checks are synchronous (about 20-80 ms on a CPU core); call them from a worker thread or through `check_async`.
+Checks are synchronous (about 30-70 ms on a 2-core CPU); call them from a worker thread or through `check_async`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ EXPOSED_LABELS: frozenset[str] = frozenset(
     }
 )
 
-# Below NudeNet's usual 0.5 on purpose: a withheld picture costs one redraw, a missed one cannot be taken back.
+# A judgement, not a calibration (no nude pictures may be used here). It leans low: a withheld picture costs one
+# redraw, a posted one cannot be taken back.
 # NudeNet drops boxes under 0.25 itself, so thresholds below that behave like 0.25.
 DEFAULT_THRESHOLD = 0.4
 

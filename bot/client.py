@@ -23,6 +23,7 @@ from bot.error_handler import on_tree_error
 from bot.replies import ReplyWriter
 from bot.selfie_flow import SelfieFlow
 from bot.settings import Settings
+from bot.storage import BotStore
 from bot.views import SelfieButton
 from bot.webhooks import WebhookManager
 from generation.engine import Engine
@@ -43,6 +44,7 @@ class SelfieBot(commands.Bot):
         self,
         settings: Settings,
         store: PersonaStore,
+        bot_store: BotStore,
         service: GenerationService,
         engine: Engine,
         http_client: httpx.AsyncClient,
@@ -58,10 +60,11 @@ class SelfieBot(commands.Bot):
         )
         self.settings = settings
         self.store = store
+        self.bot_store = bot_store
         self.service = service
         self.engine = engine
         self.http_client = http_client
-        self.webhooks = WebhookManager(self, store)
+        self.webhooks = WebhookManager(self, bot_store)
         backend = (
             ChatBackend(
                 base_url=settings.llm_base_url,
@@ -101,11 +104,11 @@ class SelfieBot(commands.Bot):
     async def sync_commands(self) -> bool:
         """Sync the global command tree when its payload (or the application) changed since the last sync."""
         digest = f"{self.application_id}:{self.command_payload_hash()}"
-        if await self.store.get_meta(COMMAND_HASH_KEY) == digest:
+        if await self.bot_store.get_meta(COMMAND_HASH_KEY) == digest:
             log.info("slash commands unchanged; not syncing")
             return False
         synced = await self.tree.sync()
-        await self.store.set_meta(COMMAND_HASH_KEY, digest)
+        await self.bot_store.set_meta(COMMAND_HASH_KEY, digest)
         log.info("synced %d slash commands", len(synced))
         return True
 

@@ -135,9 +135,16 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
                 result.image.save(path)
                 shown = describe_scene(plan.scene)
                 await store.record_selfie(
-                    DEMO_GUILD, DEMO_CHANNEL, persona.id, persona.version, DEMO_USER, None,
-                    plan.prompt, plan.negative_prompt, plan.seed, result.report(),
-                )  # fmt: skip
+                    guild_id=DEMO_GUILD,
+                    channel_id=DEMO_CHANNEL,
+                    persona_id=persona.id,
+                    persona_version=persona.version,
+                    requester_id=DEMO_USER,
+                    prompt=plan.prompt,
+                    negative=plan.negative_prompt,
+                    seed=plan.seed,
+                    parameters=result.report(),
+                )
                 await store.add_turn(DEMO_GUILD, DEMO_CHANNEL, persona.id, None, "selfie", f"sent a selfie: {shown}")
                 selfies.append(DemoSelfie(index, text, plan.prompt, plan.seed, path, shown))
                 print(f"{persona.name:>6}: [selfie {index}: {shown}] -> {path}")

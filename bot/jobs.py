@@ -24,9 +24,9 @@ import discord
 from bot.admission import Refused, Ticket
 from bot.progress import WebhookStatus
 from bot.selfie_flow import SelfieContext
+from bot.storage import JobKind, JobState, SelfieJob
 from bot.webhooks import Speakable
 from personas.models import Persona
-from personas.store import SelfieJob
 
 if TYPE_CHECKING:
     from bot.client import SelfieBot
@@ -57,18 +57,26 @@ class Intake:
 
 
 async def take(
-    bot: SelfieBot, kind: str, source_id: int, persona: Persona, channel: Speakable, requester_id: int, text: str
+    bot: SelfieBot, kind: JobKind, source_id: int, persona: Persona, channel: Speakable, requester_id: int, text: str
 ) -> Intake | None:
     """Record and admit a request. None: this message/interaction was taken before (a replayed event).
     Raises `Refused` (the job is closed as refused) when the requester or the server is at its limit."""
-    job_id = await bot.store.enqueue_job(kind, source_id, persona.guild_id, channel.id, persona.id, requester_id, text)
+    job_id = await bot.bot_store.enqueue_job(
+        source_kind=kind,
+        source_id=source_id,
+        guild_id=persona.guild_id,
+        channel_id=channel.id,
+        persona_id=persona.id,
+        requester_id=requester_id,
+        request_text=text,
+    )
     if job_id is None:
         log.info("%s request %s was already taken; ignoring the repeat", kind, source_id)
         return None
     try:
         ticket = bot.admission.admit(persona.guild_id, requester_id)
     except Refused as refusal:
-        await bot.store.mark_job_failed(job_id, f"refused: {refusal}")
+        await bot.bot_store.mark_job_failed(job_id, f"refused: {refusal}")
         raise
     return Intake(job_id, ticket)
 
@@ -79,7 +87,7 @@ async def abandon(bot: SelfieBot, intake: Intake | None, why: str) -> None:
         return
     intake.ticket.release()
     with contextlib.suppress(Exception):  # the store may be closing with the process
-        await bot.store.mark_job_failed(intake.job_id, why)
+        await bot.bot_store.mark_job_failed(intake.job_id, why)
 
 
 async def tell(bot: SelfieBot, channel: Speakable, persona: Persona, user_id: int, text: str) -> discord.Message:
@@ -94,23 +102,23 @@ async def tell(bot: SelfieBot, channel: Speakable, persona: Persona, user_id: in
 
 async def resume_pending(bot: SelfieBot) -> None:
     """Answer what the previous process left open; each job is claimed first, so nothing is answered twice."""
-    store, now = bot.store, datetime.now(UTC)
-    jobs = await store.pending_jobs()
+    store, queue, now = bot.store, bot.bot_store, datetime.now(UTC)
+    jobs = await queue.pending_jobs()
     if jobs:
         log.info("resuming %d selfie request(s) left from before the restart", len(jobs))
     for job in jobs:
-        if job.state == "posting":
-            await store.mark_job_failed(job.id, "interrupted while posting; not resent")
+        if job.state == JobState.POSTING:
+            await queue.mark_job_failed(job.id, "interrupted while posting; not resent")
             continue
-        if not await store.claim_job(job.id, job.attempts):
+        if not await queue.claim_job(job.id, job.attempts):
             continue
         persona = await store.get_persona_by_id(job.guild_id, job.persona_id)
         channel = bot.get_channel(job.channel_id)
         if persona is None or not isinstance(channel, discord.TextChannel | discord.Thread):
-            await store.mark_job_failed(job.id, "persona or channel gone after a restart")
+            await queue.mark_job_failed(job.id, "persona or channel gone after a restart")
             continue
         fresh = (now - job.created_at).total_seconds() <= bot.settings.resume_max_age_s
-        if job.source_kind == "chat" and fresh and job.attempts + 1 <= MAX_ATTEMPTS:
+        if job.source_kind == JobKind.CHAT and fresh and job.attempts + 1 <= MAX_ATTEMPTS:
             bot.track(_serve_again(bot, job, persona, channel), name=f"resume-{job.id}")
         else:
             bot.track(_send_note(bot, job, persona, channel), name=f"note-{job.id}")
@@ -135,7 +143,7 @@ async def _serve_again(bot: SelfieBot, job: SelfieJob, persona: Persona, channel
 
 async def _send_note(bot: SelfieBot, job: SelfieJob, persona: Persona, channel: Speakable) -> None:
     # 'posting' first: if the process dies right after the note went out, the next start does not repeat it.
-    if not await bot.store.mark_job_posting(job.id, None):
+    if not await bot.bot_store.mark_job_posting(job.id, None):
         return
     message = await tell(bot, channel, persona, job.requester_id, RESTART_NOTE)
-    await bot.store.mark_job_failed(job.id, "told to ask again after a restart", message.id)
+    await bot.bot_store.mark_job_failed(job.id, "told to ask again after a restart", message.id)

@@ -20,6 +20,7 @@ import yarl
 from bot.client import SelfieBot
 from bot.redaction import install_redaction
 from bot.settings import DEFAULT_API_BASE, Settings, SettingsError
+from bot.storage import BotStore
 from generation.engine import Engine
 from generation.errors import GenerationError
 from generation.service import GenerationService
@@ -56,14 +57,15 @@ async def load_engine(settings: Settings) -> Engine:
 
 @contextlib.asynccontextmanager
 async def bot_resources(settings: Settings, engine: Engine | None = None) -> AsyncIterator[SelfieBot]:
-    """The bot with its store, HTTP client and generation service; everything is closed on the way out."""
+    """The bot with its stores, HTTP client and generation service; everything is closed on the way out."""
     if engine is None:
         log.info("loading model %s on %s", settings.model, settings.device)
         engine = await load_engine(settings)
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
+        bot_store = await BotStore.on(store.database)  # the same file and connection; closed with the store
         service = GenerationService(engine, max_batch=settings.max_batch, max_queue=settings.max_queue)
         try:
-            bot = SelfieBot(settings, store, service, engine, http_client)
+            bot = SelfieBot(settings, store, bot_store, service, engine, http_client)
         except BaseException:
             await service.close()
             raise

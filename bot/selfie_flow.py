@@ -122,7 +122,7 @@ class SelfieFlow:
     async def _settle(self, ctx: SelfieContext, outcome: str) -> None:
         """The request was answered without a picture: close its job so a restart leaves it alone."""
         if ctx.job_id is not None:
-            await self.bot.store.mark_job_failed(ctx.job_id, outcome)
+            await self.bot.bot_store.mark_job_failed(ctx.job_id, outcome)
 
     def _postpone(self, ctx: SelfieContext) -> bool:
         return ctx.resumable and ctx.job_id is not None and not self.bot.accepting
@@ -206,19 +206,18 @@ class SelfieFlow:
             "request_kind": plan.request_kind if plan else ctx.kind,
         }
         selfie_id = await store.record_selfie(
-            guild_id,
-            channel.id,
-            persona.id,
-            persona.version,
-            ctx.requester.id,
-            None,
-            prompt,
-            negative,
-            seed,
-            parameters,
+            guild_id=guild_id,
+            channel_id=channel.id,
+            persona_id=persona.id,
+            persona_version=persona.version,
+            requester_id=ctx.requester.id,
+            prompt=prompt,
+            negative=negative,
+            seed=seed,
+            parameters=parameters,
         )
         caption = ctx.caption or "here you go 📸"
-        if ctx.job_id is not None and not await store.mark_job_posting(ctx.job_id, selfie_id):
+        if ctx.job_id is not None and not await bot.bot_store.mark_job_posting(ctx.job_id, selfie_id):
             log.warning("job %s was answered already; not posting it again", ctx.job_id)
             await status.finish(None, None)
             return SelfieOutcome(selfie_id=selfie_id)
@@ -238,7 +237,7 @@ class SelfieFlow:
             await self._settle(ctx, "posting failed")
             raise
         if ctx.job_id is not None:
-            await store.mark_job_done(ctx.job_id, message.id)  # also records the message on the selfie
+            await bot.bot_store.mark_job_done(ctx.job_id, message.id)  # also records the message on the selfie
         else:
             await store.set_selfie_message(guild_id, selfie_id, message.id)
         if plan is not None:

@@ -15,8 +15,8 @@ import discord
 from discord.utils import MISSING
 
 from bot.errors import WebhookUnavailable
+from bot.storage import BotStore
 from personas.models import Persona
-from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def display_name(persona: Persona) -> str:
 
 
 class WebhookManager:
-    def __init__(self, client: discord.Client, store: PersonaStore) -> None:
+    def __init__(self, client: discord.Client, store: BotStore) -> None:
         self._client = client
         self._store = store
         self._locks: dict[int, asyncio.Lock] = {}

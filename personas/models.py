@@ -15,48 +15,50 @@ ROLES: tuple[str, ...] = ("user", "persona", "selfie")
 REQUEST_KINDS: tuple[str, ...] = ("selfie", "face", "full_body")
 MAX_SEED = 2**32 - 1
 
-# Changing any of these changes what a selfie looks like, so it bumps `Persona.version`.
-LOOK_FIELDS: frozenset[str] = frozenset(
-    {
-        "appearance",
-        "negative",
-        "style",
-        "seed",
-        "seed_mode",
-        "reference_path",
-        "reference_hash",
-        "lora_path",
-        "lora_hash",
-        "lora_scale",
-        "lora_trigger",
-        "ip_scale",
-    }
-)
+
+def _look(*, label: str = "", **options: Any) -> Any:
+    """A persona field that changes what a selfie looks like: changing it bumps `Persona.version`. `label`: how
+    checks name the field where its name would not read well ("LoRA scale")."""
+    return field(metadata={"look": True, "label": label}, **options)
+
+
+def _kept_by_store(**options: Any) -> Any:
+    """A persona field the store sets (id, guild, version, times), never one a user edits."""
+    return field(metadata={"kept_by_store": True}, **options)
 
 
 @dataclass(frozen=True)
 class Persona:
-    id: int
-    guild_id: int
+    """A persona of one guild. The fields are declared here only: the store's columns, what a user may edit
+    (`EDITABLE_PERSONA_FIELDS`) and what bumps the version (`LOOK_FIELDS`) all follow from this list."""
+
+    id: int = _kept_by_store()
+    guild_id: int = _kept_by_store()
     name: str
-    appearance: str
+    appearance: str = _look()
     personality: str = ""
-    negative: str = ""
-    style: str = ""
-    seed: int = 0
-    seed_mode: SeedMode = "fixed"
-    reference_path: str | None = None
-    reference_hash: str | None = None
-    lora_path: str | None = None
-    lora_hash: str | None = None
-    lora_scale: float = 0.8
-    ip_scale: float = 0.6
+    negative: str = _look(default="")
+    style: str = _look(default="")
+    seed: int = _look(default=0)
+    seed_mode: SeedMode = _look(default="fixed")
+    reference_path: str | None = _look(default=None)
+    reference_hash: str | None = _look(default=None)
+    lora_path: str | None = _look(default=None)
+    lora_hash: str | None = _look(default=None)
+    lora_scale: float = _look(default=0.8, label="LoRA scale")
+    ip_scale: float = _look(default=0.6, label="reference (IP-Adapter) scale")
     avatar_url: str | None = None
     nsfw: bool = False
-    version: int = 1
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    lora_trigger: str = ""
+    version: int = _kept_by_store(default=1)
+    created_at: datetime | None = _kept_by_store(default=None)
+    updated_at: datetime | None = _kept_by_store(default=None)
+    lora_trigger: str = _look(default="")
+
+
+# Changing any of these changes what a selfie looks like, so it bumps `Persona.version`.
+LOOK_FIELDS: frozenset[str] = frozenset(f.name for f in fields(Persona) if f.metadata.get("look"))
+# What `PersonaStore.create_persona` / `update_persona` accept, in declaration order.
+EDITABLE_PERSONA_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Persona) if not f.metadata.get("kept_by_store"))
 
 
 @dataclass(frozen=True)

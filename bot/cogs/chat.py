@@ -21,6 +21,7 @@ from bot.checks import in_guild
 from bot.errors import WebhookUnavailable
 from bot.progress import WebhookStatus
 from bot.selfie_flow import SelfieContext
+from bot.storage import JobKind
 from bot.webhooks import display_name
 from personas.intent import detect_selfie_request, persona_says_sending
 from personas.models import Persona
@@ -123,7 +124,9 @@ class Chat(commands.Cog):
     async def _take(self, message: discord.Message, persona: Persona, text: str) -> jobs.Intake | str | None:
         """Record and admit a selfie request: the intake, a refusal sentence, or None for a replayed message."""
         try:
-            return await jobs.take(self.bot, "chat", message.id, persona, message.channel, message.author.id, text)
+            return await jobs.take(
+                self.bot, JobKind.CHAT, message.id, persona, message.channel, message.author.id, text
+            )
         except Refused as refusal:
             return str(refusal)
 

@@ -18,6 +18,7 @@ from bot.error_handler import reply_ephemeral
 from bot.errors import UserFacingError
 from bot.progress import InteractionStatus, WebhookStatus
 from bot.selfie_flow import SelfieContext
+from bot.storage import JobKind
 from personas.models import SelfieRecord
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class Selfies(commands.Cog):
         request_text = f"send me a selfie, {scene}" if scene else "send me a selfie"
         try:
             intake = await jobs.take(
-                self.bot, "slash", interaction.id, chosen, channel, interaction.user.id, request_text
+                self.bot, JobKind.SLASH, interaction.id, chosen, channel, interaction.user.id, request_text
             )
         except Refused as refusal:
             await interaction.edit_original_response(content=f"**{chosen.name}**: {refusal}")
@@ -154,7 +155,9 @@ class Selfies(commands.Cog):
             raise UserFacingError("The persona of this selfie was deleted, so there is no other take.")
         await interaction.response.defer()
         try:
-            intake = await jobs.take(self.bot, "slash", interaction.id, persona, channel, interaction.user.id, "take")
+            intake = await jobs.take(
+                self.bot, JobKind.RETAKE, interaction.id, persona, channel, interaction.user.id, "take"
+            )
         except Refused as refusal:
             raise UserFacingError(str(refusal)[:1].upper() + str(refusal)[1:]) from None
         if intake is None:

@@ -1,6 +1,6 @@
 -- Selfie requests, recorded before they are queued so a restart can finish or answer them; one row per request.
--- source_kind is 'chat' (source_id: the user's message) or 'slash' (source_id: the interaction); the pair is unique,
--- so a replayed event cannot queue the same request twice.
+-- source_kind is 'chat' (source_id: the user's message) or 'slash' (source_id: the interaction; 0004 adds
+-- 'retake'); the pair is unique, so a replayed event cannot queue the same request twice.
 -- state: queued -> running -> posting -> done | failed. 'posting' is set right before the picture is sent.
 CREATE TABLE selfie_jobs (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,

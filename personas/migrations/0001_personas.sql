@@ -23,8 +23,3 @@ CREATE TABLE personas (
     updated_at     TEXT    NOT NULL,
     UNIQUE (guild_id, name_key)
 );
-
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);

@@ -1,4 +1,5 @@
--- Selfies sent (with everything needed to draw them again), per-channel webhooks, LoRA trigger words.
+-- Selfies sent (with everything needed to draw them again) and LoRA trigger words.
+-- (The bot's webhooks table was created here too before each package had its own migrations.)
 CREATE TABLE selfies (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     guild_id        INTEGER NOT NULL,
@@ -14,14 +15,5 @@ CREATE TABLE selfies (
     created_at      TEXT    NOT NULL
 );
 CREATE INDEX selfies_by_message ON selfies (guild_id, message_id);
-
-CREATE TABLE webhooks (
-    guild_id   INTEGER NOT NULL,
-    channel_id INTEGER NOT NULL,
-    webhook_id INTEGER NOT NULL,
-    token      TEXT    NOT NULL,
-    updated_at TEXT    NOT NULL,
-    PRIMARY KEY (guild_id, channel_id)
-);
 
 ALTER TABLE personas ADD COLUMN lora_trigger TEXT NOT NULL DEFAULT '';

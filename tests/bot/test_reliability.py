@@ -12,6 +12,7 @@ import torch
 
 from bot.jobs import RESTART_NOTE
 from bot.replies import _SELFIE_TEMPLATES
+from bot.storage import JobKind
 from tests.bot.conftest import (
     GatedEngine,
     activate,
@@ -146,12 +147,13 @@ async def test_requests_queued_when_the_process_is_killed_are_answered_once_afte
     await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie at the beach")  # queued
     slash = await discord_standin.invoke_slash(w.guild, w.general, w.admin, "selfie", options={"persona": "Mira"})
     await eventually(lambda: first.bot.service.queued == 2, timeout=10)
-    store = first.bot.store
-    persona = await store.get_persona(w.guild.id, "Mira")
+    persona = await first.bot.store.get_persona(w.guild.id, "Mira")
+    queue = first.bot.bot_store
+    job = dict(source_kind=JobKind.CHAT, guild_id=w.guild.id, channel_id=w.general.id, persona_id=persona.id)
     old = datetime.now(UTC) - timedelta(minutes=30)
-    await store.enqueue_job("chat", 1, w.guild.id, w.general.id, persona.id, 4242, "selfie pls", created_at=old)
-    posting = await store.enqueue_job("chat", 2, w.guild.id, w.general.id, persona.id, 4343, "selfie pls")
-    await store.mark_job_posting(posting, None)  # died while sending: maybe it arrived, so never again
+    await queue.enqueue_job(**job, source_id=1, requester_id=4242, request_text="selfie pls", created_at=old)
+    posting = await queue.enqueue_job(**job, source_id=2, requester_id=4343, request_text="selfie pls")
+    await queue.mark_job_posting(posting, None)  # died while sending: maybe it arrived, so never again
 
     await first.kill(before_cleanup=engine.open)
     assert not pictures_for(discord_standin, w.member)
@@ -165,7 +167,7 @@ async def test_requests_queued_when_the_process_is_killed_are_answered_once_afte
     assert not pictures_for(discord_standin, w.admin) and len(said_to(discord_standin, w.admin.id, "restarted")) == 1
     assert len(said_to(discord_standin, 4242, "restarted")) == 1 and not said_to(discord_standin, 4343, "")
     assert not any("gave up" in m.content for m in discord_standin.messages)  # a killed process says nothing
-    assert await second.bot.store.pending_jobs() == []
+    assert await second.bot.bot_store.pending_jobs() == []
     assert "beach" in (await selfie_of(second.bot, pictures_for(discord_standin, w.stranger)[0])).prompt
     assert slash.original is None or "Sent" not in slash.original.content
 

@@ -6,11 +6,18 @@ import aiosqlite
 import pytest
 
 from personas.errors import PersonaError, PersonaNotFound
-from personas.migrate import apply_migrations, available_migrations, schema_version
 from personas.models import SceneState
-from personas.store import TURNS_KEPT_PER_CONVERSATION, PersonaStore
+from personas.storage.migrations import TRACKED_MARK, apply_migrations, schema_version
+from personas.store import PERSONA_MIGRATIONS, TURNS_KEPT_PER_CONVERSATION, PersonaStore
+from tests.personas.legacy_schema import LEGACY_MIGRATIONS, build_legacy_database
 
 GUILD, OTHER_GUILD, CHANNEL = 111, 222, 5
+
+
+async def record(store, guild_id, persona_id, **overrides) -> int:
+    """A selfie record with placeholder values for whatever the test does not care about."""
+    values = dict(persona_version=1, requester_id=None, prompt="p", negative="n", seed=1, parameters={})
+    return await store.record_selfie(guild_id=guild_id, channel_id=CHANNEL, persona_id=persona_id, **values | overrides)
 
 
 async def test_create_get_list_update(store):
@@ -47,7 +54,7 @@ async def test_guild_isolation(store):
         await store.delete_persona(OTHER_GUILD, "Mira")
     with pytest.raises(PersonaNotFound):
         await store.activate(OTHER_GUILD, CHANNEL, mira.id)
-    selfie = await store.record_selfie(GUILD, CHANNEL, mira.id, 1, 9, 99, "p", "n", 1, {})
+    selfie = await record(store, GUILD, mira.id, requester_id=9, message_id=99)
     assert await store.get_selfie(OTHER_GUILD, selfie) is None
     assert await store.selfie_by_message(OTHER_GUILD, 99) is None
 
@@ -105,7 +112,7 @@ async def test_delete_cascades_in_one_go(store):
     await store.add_turn(GUILD, CHANNEL, mira.id, 1, "user", "hi")
     await store.add_turn(GUILD, CHANNEL, kenji.id, 1, "user", "hi kenji")
     await store.save_scene(GUILD, CHANNEL, mira.id, SceneState(location="beach"))
-    selfie = await store.record_selfie(GUILD, CHANNEL, mira.id, 1, 1, None, "p", "n", 3, {"steps": 20})
+    selfie = await record(store, GUILD, mira.id, requester_id=1, seed=3, parameters={"steps": 20})
     deleted = await store.delete_persona(GUILD, "mira")
     assert deleted.reference_path == "/data/ref/abc.png"
     assert await store.get_persona(GUILD, "Mira") is None
@@ -117,26 +124,25 @@ async def test_delete_cascades_in_one_go(store):
     assert not await store.persona_files_in_use("/data/ref/abc.png")
 
 
-async def test_selfies_webhooks_meta(store):
+async def test_selfies(store):
     mira = await store.create_persona(GUILD, name="Mira", appearance="a")
     params = {"model": "demo", "steps": 4, "guidance": 5.0, "width": 64, "height": 64, "lora_scale": None}
-    selfie_id = await store.record_selfie(GUILD, CHANNEL, mira.id, mira.version, 42, None, "prompt", "neg", 123, params)
+    selfie_id = await store.record_selfie(
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        persona_id=mira.id,
+        persona_version=mira.version,
+        requester_id=42,
+        prompt="prompt",
+        negative="neg",
+        seed=123,
+        parameters=params,
+    )
     await store.set_selfie_message(GUILD, selfie_id, 777)
     record = await store.selfie_by_message(GUILD, 777)
     assert record.id == selfie_id and record.parameters == params and record.seed == 123
+    assert record.requester_id == 42 and record.created_at is not None
     assert await store.selfie_count(GUILD, mira.id) == 1
-
-    await store.save_webhook(GUILD, CHANNEL, 1, "tok")
-    await store.save_webhook(GUILD, CHANNEL, 2, "tok2")
-    assert await store.get_webhook(GUILD, CHANNEL) == (2, "tok2")
-    assert await store.get_webhook(OTHER_GUILD, CHANNEL) is None
-    await store.delete_webhook(GUILD, CHANNEL)
-    assert await store.get_webhook(GUILD, CHANNEL) is None
-
-    assert await store.get_meta("tree-hash") is None
-    await store.set_meta("tree-hash", "abc")
-    await store.set_meta("tree-hash", "def")
-    assert await store.get_meta("tree-hash") == "def"
 
 
 async def test_wal_mode(store, tmp_path):
@@ -149,28 +155,49 @@ async def test_migrations_from_empty(tmp_path):
     async with await PersonaStore.open(tmp_path / "fresh.db"):
         pass
     async with aiosqlite.connect(tmp_path / "fresh.db") as conn:
-        assert await schema_version(conn) == len(available_migrations())
+        assert await schema_version(conn, PERSONA_MIGRATIONS) == len(PERSONA_MIGRATIONS.available())
+        async with conn.execute("PRAGMA user_version") as cursor:  # an older selfiebot refuses, not re-migrates
+            assert (await cursor.fetchone())[0] == TRACKED_MARK
 
 
-@pytest.mark.parametrize("start", range(1, len(available_migrations())))
+async def _still_works(store: PersonaStore) -> None:
+    old = await store.get_persona(1, "old")
+    assert old is not None and old.appearance == "old look" and old.lora_trigger == ""
+    mira = await store.create_persona(1, name="Mira", appearance="a", lora_trigger="mira_v1")
+    await store.add_turn(1, CHANNEL, mira.id, 1, "user", "hi")
+    selfie = await record(store, 1, mira.id)
+    await store.set_selfie_message(1, selfie, 5)
+    assert (await store.get_selfie(1, selfie)).message_id == 5
+    assert (await store.get_persona(1, "mira")).lora_trigger == "mira_v1"
+
+
+OLD_PERSONA = (
+    "INSERT INTO personas (guild_id, name, name_key, appearance, seed, created_at, updated_at)"
+    " VALUES (1, 'Old', 'old', 'old look', 5, '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00')"
+)
+
+
+@pytest.mark.parametrize("start", range(1, len(PERSONA_MIGRATIONS.available())))
 async def test_migrations_from_every_previous_version(tmp_path, start):
     path = tmp_path / f"v{start}.db"
     async with aiosqlite.connect(path, isolation_level=None) as conn:
-        assert await apply_migrations(conn, target=start) == start
-        await conn.execute(
-            "INSERT INTO personas (guild_id, name, name_key, appearance, seed, created_at, updated_at)"
-            " VALUES (1, 'Old', 'old', 'old look', 5, '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00')"
-        )
+        assert await apply_migrations(conn, PERSONA_MIGRATIONS, target=start) == start
+        await conn.execute(OLD_PERSONA)
     async with await PersonaStore.open(path) as store:
-        old = await store.get_persona(1, "old")
-        assert old is not None and old.appearance == "old look" and old.lora_trigger == ""
-        mira = await store.create_persona(1, name="Mira", appearance="a")
-        await store.add_turn(1, CHANNEL, mira.id, 1, "user", "hi")
-        selfie = await store.record_selfie(1, CHANNEL, mira.id, 1, 1, None, "p", "n", 1, {})
-        job = await store.enqueue_job("chat", 77, 1, CHANNEL, mira.id, 1, "selfie pls")  # 0004: the job queue
-        assert job is not None and await store.enqueue_job("chat", 77, 1, CHANNEL, mira.id, 1, "again") is None
-        assert await store.mark_job_posting(job, selfie) and await store.mark_job_done(job, 5)
-        assert (await store.get_selfie(1, selfie)).message_id == 5 and await store.pending_jobs() == []
+        await _still_works(store)
+
+
+@pytest.mark.parametrize("user_version", range(1, len(LEGACY_MIGRATIONS) + 1))
+async def test_a_database_numbered_in_user_version_is_adopted_in_place(tmp_path, user_version):
+    """Before each package had its own migrations, PRAGMA user_version 1-4 numbered the whole file."""
+    path = tmp_path / f"legacy{user_version}.db"
+    with build_legacy_database(path, user_version) as conn:
+        conn.execute(OLD_PERSONA)
+    conn.close()
+    async with await PersonaStore.open(path) as store:
+        await _still_works(store)
+    async with await PersonaStore.open(path) as store:  # and a second start finds everything in place
+        assert [p.name for p in await store.list_personas(1)] == ["Mira", "Old"]
 
 
 async def test_a_failed_change_leaves_nothing_behind(store):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,10 @@ class PersonaSpec:
     ip_scale: float = 0.6
     nsfw: bool = False
     avatar_url: str | None = None
+    # From a character card (personas/cards): not settings, but what the bot stores beside the persona.
+    greeting: str = ""
+    scenario: str = ""
+    card_extras: dict[str, Any] | None = field(default=None, hash=False)  # JSON-able, for a lossless export
 
     @property
     def effective_seed(self) -> int:
@@ -167,7 +171,12 @@ def _parse_persona(data: dict[str, Any], base_dir: Path | None) -> PersonaSpec:
 
 
 def load_persona_file(source: str | Path) -> PersonaSpec:
-    """Read a persona from a `Path`, a path string, or TOML text (a string containing a newline or '=')."""
+    """Read a persona from a `Path`, a path string, or TOML text (a string containing a newline or '=').
+    Character cards (.png, .json, .charx, or JSON text) are read by `personas.cards`."""
+    from personas.cards.loading import load_card_spec, looks_like_card  # here: personas.cards imports this module
+
+    if looks_like_card(source):
+        return load_card_spec(source)
     base_dir: Path | None = None
     if isinstance(source, Path) or ("\n" not in source and "=" not in source):
         path = Path(source)

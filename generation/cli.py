@@ -1,4 +1,4 @@
-"""`selfiebot render` and `selfiebot demo-kit`."""
+"""`selfiebot render` (one picture, or the best of N candidates for likeness) and `selfiebot demo-kit`."""
 
 from __future__ import annotations
 
@@ -43,12 +43,23 @@ def _render_parser() -> argparse.ArgumentParser:
     parser.add_argument("--height", type=int, help="default: the model's native size")
     parser.add_argument("--lora", type=Path)
     parser.add_argument("--lora-scale", type=float, default=1.0)
-    parser.add_argument("--reference", type=Path)
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        help="reference picture for the IP-Adapter; with --candidates, repeat it to score against several (the first "
+        "conditions the IP-Adapter)",
+    )
     parser.add_argument("--ip-adapter", type=Path, help="IP-Adapter folder (weights + image_encoder/)")
     parser.add_argument("--ip-scale", type=float, default=0.6)
     parser.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
     parser.add_argument("--dtype", default=os.environ.get("DTYPE", "auto"), help="auto, float16, bfloat16, float32")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        help="draw N candidates in one batch, score them against --reference and write the most alike",
+    )
     return parser
 
 
@@ -56,6 +67,9 @@ def render_main(argv: list[str]) -> int:
     args = _render_parser().parse_args(argv)
     if args.reference and not args.ip_adapter and args.model != "demo":
         print("selfiebot render: --reference needs --ip-adapter DIR.", file=sys.stderr)
+        return 2
+    if args.candidates is not None and (args.candidates < 1 or not args.reference):
+        print("selfiebot render: --candidates needs a count of at least 1 and a --reference.", file=sys.stderr)
         return 2
     from generation.devices import resolve_device, resolve_dtype
     from generation.engine import Engine
@@ -82,12 +96,16 @@ def render_main(argv: list[str]) -> int:
             height=args.height or engine.native_size,
             lora_path=args.lora,
             lora_scale=args.lora_scale,
-            reference_path=args.reference,
+            reference_path=args.reference[0] if args.reference else None,
             ip_scale=args.ip_scale,
         )
         started = time.perf_counter()
-        prepared = engine.prepare(request)
-        image = engine.run([prepared])[0]
+        if args.candidates is None:
+            prepared = engine.prepare(request)
+            image = engine.run([prepared])[0]
+            best_of = {}
+        else:
+            image, request, prepared, best_of = _render_candidates(engine, request, args.reference, args.candidates)
         elapsed = time.perf_counter() - started
     except (GenerationError, ValueError) as error:
         print(f"selfiebot render: {error}", file=sys.stderr)
@@ -103,7 +121,21 @@ def render_main(argv: list[str]) -> int:
         "dtype": str(dtype).removeprefix("torch."),
         "generation_s": round(elapsed, 3),
         "out": str(args.out),
+        **best_of,
     }
     report.pop("identity", None)
     print(json.dumps(report))
     return 0
+
+
+def _render_candidates(engine, request, references: list[Path], count: int):
+    """The best of `count` candidates: (picture, its request, its prepared request, report fields). The report's
+    `seed` is the chosen one, so the line stays a recipe for the picture; `base_seed` is the seed asked for."""
+    from generation.identity import IdentityScorer, render_best_of
+    from generation.identity.cli import open_identity_image
+
+    scorer = IdentityScorer.create(pipe=engine.pipe)
+    pictures = [open_identity_image(path) for path in references]
+    best = render_best_of(engine, request, references=pictures, scorer=scorer, count=count)
+    prepared = engine.prepare(best.request)  # cached assets: only the hashes for the report
+    return best.image, best.request, prepared, {"base_seed": request.seed, **best.report()}

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from personas.storage.migrations import MigrationSet, apply_migrations
+from personas.storage.rows import insert_sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,6 +121,16 @@ class Database:
         async def body(conn: aiosqlite.Connection) -> int:
             cursor = await conn.execute(sql, params)
             return cursor.rowcount
+
+        return await self.write(body)
+
+    async def insert(self, table: str, values: dict[str, Any]) -> int:
+        """Insert one row (values converted by `rows.to_column`) in its own transaction; returns its rowid."""
+        sql, params = insert_sql(table, values)
+
+        async def body(conn: aiosqlite.Connection) -> int:
+            cursor = await conn.execute(sql, params)
+            return int(cursor.lastrowid)
 
         return await self.write(body)
 

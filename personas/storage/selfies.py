@@ -7,7 +7,7 @@ from typing import Any
 
 from personas.models import SelfieRecord
 from personas.storage.database import Connection, Repository
-from personas.storage.rows import from_row, insert_sql
+from personas.storage.rows import from_row
 
 
 async def set_selfie_message_in(conn: Connection, *, guild_id: int, selfie_id: int, message_id: int | None) -> None:
@@ -34,7 +34,7 @@ class Selfies(Repository):
         message_id: int | None = None,
     ) -> int:
         """Store a sent selfie with every regeneration parameter; returns its id."""
-        sql, params = insert_sql(
+        return await self.database.insert(
             "selfies",
             {
                 "guild_id": guild_id,
@@ -50,12 +50,6 @@ class Selfies(Repository):
                 "created_at": datetime.now(UTC),
             },
         )
-
-        async def body(conn: Connection) -> int:
-            cursor = await conn.execute(sql, params)
-            return int(cursor.lastrowid)
-
-        return await self.database.write(body)
 
     async def get_selfie(self, guild_id: int, selfie_id: int) -> SelfieRecord | None:
         row = await self.database.fetchone("SELECT * FROM selfies WHERE guild_id = ? AND id = ?", (guild_id, selfie_id))

@@ -2,13 +2,30 @@
 
 A clause yields `ClauseCues`: values to set per field, values to clear ("not at the beach anymore", "left the
 park", "took off the blazer"), and whether a location change should make the old activity and props stale.
+Places and garments are whole noun phrases in the speaker's words ("snowy mountain", "lilac bridesmaid dress",
+"skatepark"); the vocabulary only says what kind of word heads them, it never swaps one item for another.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from personas.phrases import (
+    DETERMINERS,
+    NON_GARMENTS,
+    NON_PLACES,
+    PARTS,
+    NounPhrase,
+    garment_evidence,
+    is_word,
+    kept_phrase,
+    phrase_after,
+    phrase_before,
+    spans_by_start,
+    verb_like,
+)
 from personas.text import Clause
 from personas.vocabulary import Span, Vocabulary
 
@@ -28,21 +45,29 @@ _PAST = {"was", "were", "had", "yesterday", "earlier", "ago", "went", "did", "us
 _PRESENT = {"now", "rn", "currently", "still", "atm"}
 _FUTURE = {
     "will", "gonna", "tomorrow", "later", "plan", "planning", "wanna", "want", "wish", "would", "might", "maybe",
-    "should", "could", "hope", "if", "someday", "heading", "headed", "going", "leaving", "soon", "tmrw", "tmr",
-    "weekend", "next", "wants",
+    "should", "could", "hope", "if", "someday", "soon", "tmrw", "tmr", "weekend", "next", "wants",
 }  # fmt: skip
+# Being on the way somewhere is the present: "heading to the pool in my swimsuit" is the pool picture.
+_MOTION = {"heading", "headed", "omw", "going", "walking", "driving", "biking", "cycling", "off", "way", "rushing"}
 _GENERIC = {"love", "hate", "enjoy", "prefer", "miss", "favorite", "favourite", "usually", "always"}
 _NEGATORS = {"not", "never", "nope", "anymore", "longer", "without"}
 _LOCATIVE = {
     "at", "in", "on", "inside", "by", "near", "into", "up", "across", "around", "through", "along", "outside",
     "under", "over", "beside", "behind", "onto", "from", "here", "back",
 }  # fmt: skip
+# Prepositions that introduce a place the vocabulary does not know ("at the skatepark", "on the ferris wheel").
+_OPEN_PLACE_PREPOSITIONS = _LOCATIVE - {"here", "back", "up", "over"}
 _ARRIVAL = {"got", "get", "arrived", "made", "back", "came", "reached", "welcome", "moved", "relocated"}
 _LEAVING = {"left", "leave", "leaving", "out", "outta", "done", "finished"}
 _OUTFIT_TRIGGERS = {
     "wearing", "wear", "in", "into", "dressed", "on", "rocking", "sporting", "changed", "switched", "throw", "threw",
-    "slipped", "put", "my", "and", "with", "got", "for",
+    "slipped", "put", "my", "and", "with", "got", "for", "your",
 }  # fmt: skip
+# "wearing X" and "changed into X" always name a garment; "in X" or "put on X" only with a clothing word.
+_WEARING = {"wearing", "wearin", "wears"}
+_INTO_VERBS = {"changed", "changing", "change", "switched", "switching", "slipped", "slipping"}
+_DRESSED = {"dressed", "clad"}
+_PUT_ON = {"put", "putting", "threw", "throw", "throwing", "pulled", "rocking", "sporting"}
 _OUTFIT_REMOVAL = {
     "off",
     "took",
@@ -73,33 +98,56 @@ _PROP_TRIGGERS = {
     "and",
     "cuddling",
 }
-_FILLERS = {
-    "the",
-    "a",
-    "an",
-    "my",
-    "our",
-    "your",
-    "ur",
-    "this",
-    "that",
-    "some",
-    "his",
-    "her",
-    "little",
-    "new",
-    "local",
-    "favorite",
+_FILLERS = {"the", "a", "an", "my", "our", "your", "ur", "this", "that", "some", "his", "her", "little", "new", "local"}
+_COPULAS = {"is", "are", "was", "were", "looks", "look", "feels", "seems", "smells", "tastes"}
+# Subjects whose adjectives are the weather ("the sky is grey"); other things' are not ("my coffee is cold").
+_WEATHER_THINGS = {"weather", "sky", "skies", "air", "day", "wind", "sun", "clouds", "outside", "temperature"}
+_CLOCK = re.compile(r"\b(\d{1,2})(?:\s*:\s*\d{2})?\s*(am|pm)\b")
+# Verbs whose particle looks like a place preposition: "put on a movie", "turn on the light", "try on a dress".
+_PARTICLE_VERBS = {
+    "put", "putting", "threw", "throw", "turn", "turned", "turning", "switch", "switched", "try", "trying", "tried",
+    "work", "working", "worked", "focus", "focusing", "count", "hold", "keep", "log", "logged", "going", "goes",
+    "carry", "based", "depends", "depend", "rely", "catch", "catching", "binge", "hooked", "hang", "waiting",
+    "wait", "believe", "believing", "get", "getting", "comment", "commenting", "vote", "spend", "spending",
+}  # fmt: skip
+_POSSESSIVES = {"my", "your", "ur", "our", "his", "her", "their"}
+# Plans and past acts at a clock time are not the time now: "meet me at 7pm", "woke up at 6am".
+_NOT_NOW_AT = {
+    "meet",
+    "see",
+    "call",
+    "text",
+    "ring",
+    "pick",
+    "wake",
+    "woke",
+    "start",
+    "starts",
+    "leave",
+    "until",
+    "till",
+}
+_CONTRACTION_FOLLOWERS = _LOCATIVE | {
+    "so",
+    "not",
+    "still",
+    "home",
+    "being",
+    "getting",
+    "going",
+    "gonna",
+    "been",
+    "just",
 }
 
 
 @dataclass
 class ClauseCues:
-    sets: dict[str, str] = field(default_factory=dict)  # field -> canonical value
+    sets: dict[str, str] = field(default_factory=dict)  # field -> canonical value or kept phrase
     outfit_items: list[str] = field(default_factory=list)
     accessories: list[str] = field(default_factory=list)
     props: list[str] = field(default_factory=list)
-    clears: dict[str, set[str]] = field(default_factory=dict)  # field -> canonical values to drop if current
+    clears: dict[str, set[str]] = field(default_factory=dict)  # field -> values to drop if current
     removed_garments: list[str] = field(default_factory=list)
 
 
@@ -111,31 +159,65 @@ def _word_set(tokens: list[str]) -> set[str]:
     )
 
 
+def _relative_is(tokens: list[str], index: int) -> bool:
+    """'my brother's at the arcade' ('s = is) but not 'my brother's hoodie' (a possession)."""
+    token = tokens[index]
+    if not token.endswith("'s") or token[:-2] not in _RELATIVES:
+        return False
+    following = tokens[index + 1] if index + 1 < len(tokens) else ""
+    return following in _CONTRACTION_FOLLOWERS or following.endswith("ing")
+
+
 def subject_of(tokens: list[str]) -> str | None:
     """'first', 'second', 'third' or None (no subject: "at the gym rn" is the speaker talking about itself)."""
     for index, token in enumerate(tokens):
         if index and tokens[index - 1] in _PREPOSITIONS:
             continue  # "with my friends", "to you": objects, not subjects
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
         if token in _FIRST:
-            if token in {"my", "our"} and index + 1 < len(tokens) and tokens[index + 1] in _RELATIVES:
+            if token in {"my", "our"} and (following in _RELATIVES or (following and _relative_is(tokens, index + 1))):
                 return "third"
             if token == "me":
                 continue
             return "first"
         if token in _SECOND:
-            if token == "your" and index + 1 < len(tokens) and tokens[index + 1] in _RELATIVES:
+            if token == "your" and following in _RELATIVES:
                 return "third"
             return "second"
-        if token in _THIRD or token in _RELATIVES:
+        if token in _THIRD or _relative_is(tokens, index):
             return "third"
+        if token in _RELATIVES and (index == 0 or tokens[index - 1] in {"the", "a", "his", "her", "their"}):
+            return "third"  # "sister is at the zoo", "the team is here"; not "ballet class"
     return None
 
 
-def tense_of(tokens: list[str]) -> str:
+def _thing_subject(tokens: list[str]) -> str | None:
+    """'the sea is so blue', 'my coffee is cold': the clause describes a thing, not the speaker."""
+    if not tokens or tokens[0] not in {"the", "this", "that", "these", "those", "my", "our", "his", "her", "their"}:
+        return None
+    for index in range(1, min(4, len(tokens))):
+        token = tokens[index]
+        if token in _COPULAS and index > 1:
+            return tokens[index - 1]
+        if token.endswith("'s") and token not in _FIRST | _SECOND | _THIRD:
+            return token[:-2]
+        if not is_word(token):
+            return None
+    return None
+
+
+def tense_of(tokens: list[str], places: set[int] | None = None) -> str:
+    """'present', 'future' or 'past'. "going to" a place is moving there now; "going to" do something is future."""
     words = _word_set(tokens)
-    if words & _PRESENT or "right now" in " ".join(tokens):
+    text = " ".join(tokens)
+    if words & _PRESENT or "right now" in text:
         return "present"
-    if words & _FUTURE or "'ll" in words or "going to" in " ".join(tokens) or "on my way" in " ".join(tokens):
+    going_to_do = any(
+        a == "going" and b == "to" and index + 2 < len(tokens) and tokens[index + 2] not in DETERMINERS
+        and (index + 2) not in (places or set())
+        for index, (a, b) in enumerate(zip(tokens, tokens[1:], strict=False))
+    )  # fmt: skip
+    if words & _FUTURE or "'ll" in words or going_to_do:
         return "future"
     if words & _PAST:
         return "past"
@@ -149,13 +231,8 @@ def _negated(tokens: list[str], start: int) -> bool:
     return start > 0 and tokens[start - 1] == "no" or ("anymore" in tokens[start:] and "not" in tokens)
 
 
-def _lead_in(tokens: list[str], start: int, limit: int = 4) -> list[str]:
-    """The words before a match, skipping articles and colour/size words ("in my big red" -> in, my)."""
-    return tokens[max(0, start - limit) : start]
-
-
 def _has_trigger(tokens: list[str], start: int, triggers: set[str], vocabulary: Vocabulary, limit: int = 4) -> bool:
-    for token in reversed(_lead_in(tokens, start, limit)):
+    for token in reversed(tokens[max(0, start - limit) : start]):
         if token in triggers:
             return True
         if token not in _FILLERS and token not in vocabulary.modifiers:
@@ -163,92 +240,312 @@ def _has_trigger(tokens: list[str], start: int, triggers: set[str], vocabulary: 
     return False
 
 
+def _place_lead(tokens: list[str], start: int) -> int:
+    """Index of the word that introduces a place phrase starting at `start`, skipping a determiner and
+    "the top of" ("at the top of the mountain" -> the index of "at"); -1 if none."""
+    index = start - 1
+    while index >= 0:
+        if tokens[index] in DETERMINERS:
+            index -= 1
+        elif tokens[index] == "of" and index >= 1 and tokens[index - 1] in PARTS:
+            index -= 2
+        else:
+            return index
+    return -1
+
+
 def _leaving(lead: list[str]) -> bool:
     """'left the park', 'out of the shower', 'back from the gym' (but 'hi from the beach' is being there)."""
+    while lead and lead[-1] in DETERMINERS:
+        lead = lead[:-1]
     recent = lead[-3:]
-    if recent and recent[-1] in {"in", "at", "on"}:
-        return False
+    if recent and recent[-1] in {"in", "at", "on", "to"}:
+        return False  # "heading out to the pier" is going there
     if "from" in recent:
         index = len(lead) - len(recent) + recent.index("from")
         return index > 0 and lead[index - 1] in {"back", "home", "came", "returned", "returning", "got"}
     return any(t in _LEAVING for t in recent)
 
 
-def _garment_text(tokens: list[str], span: Span, vocabulary: Vocabulary) -> str:
-    modifiers: list[str] = []
-    index = span.start - 1
-    while index >= 0 and tokens[index] in vocabulary.modifiers and len(modifiers) < 3:
-        modifiers.insert(0, tokens[index])
-        index -= 1
-    return " ".join([*modifiers, span.entry.canonical])
+def _clock_time(tokens: list[str]) -> str | None:
+    """'it's 9pm' -> 'night', '7:30 am' -> 'morning'."""
+    match = _CLOCK.search(" ".join(tokens))
+    if not match or not 1 <= int(match.group(1)) <= 12:
+        return None
+    hour = int(match.group(1)) % 12 + (12 if match.group(2) == "pm" else 0)
+    if 5 <= hour < 12:
+        return "morning"
+    if hour < 14 and hour >= 12:
+        return "noon"
+    if hour < 18 and hour >= 14:
+        return "afternoon"
+    return "evening" if 18 <= hour < 21 else "night"
+
+
+def _value(phrase: NounPhrase, span: Span) -> str:
+    """The phrase's own words with the head in its canonical form ("snowy mountains" -> "snowy mountain")."""
+    extra = phrase.words[:-1]
+    if set(" ".join(extra).split()) & set(span.entry.canonical.split()):
+        return kept_phrase(phrase.words)  # "ice skating rink" stays as said, not "ice skating ice rink"
+    return kept_phrase([*extra, span.entry.canonical]) or span.entry.canonical
+
+
+class _ClauseReader:
+    """One clause's cues; keeps which tokens a place or garment phrase has used, so "hiking boots" sets no
+    activity and "snowy mountain" no snowfall."""
+
+    def __init__(self, clause: Clause, vocabulary: Vocabulary, *, request: bool) -> None:
+        self.tokens = clause.tokens
+        self.vocabulary = vocabulary
+        self.request = request
+        self.cues = ClauseCues()
+        self.spans = vocabulary.find(self.tokens)
+        self.by_start = spans_by_start(self.spans)
+        self.used: set[int] = set()
+        places = {s.start for s in self.spans if s.entry.category == "locations"}
+        self.tense = tense_of(self.tokens, places)
+        words = _word_set(self.tokens)
+        liking = any(
+            a in {"i", "we", "you", "u"} and b in {"like", "likes"}
+            for a, b in zip(self.tokens, self.tokens[1:], strict=False)
+        )
+        self.generic = (bool(words & _GENERIC) or liking) and not request
+        self.thing = _thing_subject(self.tokens)
+        self.locations: list[tuple[bool, str]] = []  # (had a preposition, value)
+
+    def read(self) -> ClauseCues:
+        if self.thing is None:
+            self._known_garments()
+            self._open_garments()
+        self._known_places()
+        self._open_places()
+        self._other_spans()
+        clock = _clock_time(self.tokens) if not set(self.tokens) & _NOT_NOW_AT else None
+        if clock and self.tense == "present" and not self.request:
+            self.cues.sets["time_of_day"] = clock
+        if self.locations:
+            with_preposition = [value for had, value in self.locations if had]
+            self.cues.sets["location"] = with_preposition[0] if with_preposition else self.locations[0][1]
+        return self.cues
+
+    def _use(self, start: int, end: int) -> None:
+        self.used.update(range(start, end))
+
+    # garments -------------------------------------------------------------------------------------------------
+    def _known_garments(self) -> None:
+        tokens = self.tokens
+        garments = [s for s in self.spans if s.entry.category in {"outfits", "accessories"}]
+        for span in garments:
+            if span.start in self.used:
+                continue
+            following = self.by_start.get(span.end)
+            if following and following.entry.category in {"outfits", "accessories"}:
+                continue  # "flannel pajamas", "denim jacket": the first garment word describes the second
+            phrase = phrase_before(tokens, span, self.spans, self.vocabulary, stop=_OUTFIT_TRIGGERS | _OUTFIT_REMOVAL)
+            start = phrase.start
+            removal = any(t in _OUTFIT_REMOVAL for t in tokens[max(0, start - 4) : start])
+            if _negated(tokens, start) or removal or "off" in tokens[span.end : span.end + 2]:
+                self.cues.removed_garments.append(span.entry.canonical)
+                self._use(start, span.end)
+                continue
+            if self.tense == "past" or self.generic:
+                continue
+            if start == 0 or _has_trigger(tokens, start, _OUTFIT_TRIGGERS, self.vocabulary):
+                target = self.cues.outfit_items if span.entry.category == "outfits" else self.cues.accessories
+                target.append(_value(phrase, span))
+                self._use(start, span.end)
+
+    def _open_garments(self) -> None:
+        """Garments the vocabulary does not know, after "wearing", "changed into", or "in"/"put on" with a clothing
+        word: "wearing a tracksuit", "in my white skates"."""
+        if self.tense == "past" or self.generic:
+            return
+        tokens = self.tokens
+        for index, token in enumerate(tokens):
+            before = tokens[index - 1] if index else ""
+            strong = (
+                token in _WEARING
+                or (token == "into" and before in _INTO_VERBS)
+                or (token == "in" and before in _DRESSED)
+            )
+            costume = token == "as" and before in _DRESSED
+            weak = (token == "on" and before in _PUT_ON) or token in {"rocking", "sporting"} or (
+                token == "in" and before not in _DRESSED and index + 1 < len(tokens)
+                and tokens[index + 1] in {"my", "a", "an", "your", "ur"}
+            )  # fmt: skip
+            if not (strong or costume or weak) or index + 1 in self.used:
+                continue
+            phrase = phrase_after(tokens, index + 1, self.by_start)
+            removing = any(t in _OUTFIT_REMOVAL for t in tokens[max(0, index - 3) : index])
+            if removing or _negated(tokens, index + 1):
+                continue
+            while phrase and self._take_open_garment(phrase, needs_evidence=weak, costume=costume):
+                if not strong or phrase.end >= len(tokens) or tokens[phrase.end] != "and":
+                    break
+                phrase = phrase_after(tokens, phrase.end + 1, self.by_start)  # "wearing a kilt and a sporran"
+
+    def _take_open_garment(self, phrase: NounPhrase, *, needs_evidence: bool, costume: bool) -> bool:
+        if (
+            phrase.head
+            or set(phrase.words) & NON_GARMENTS
+            or any(i in self.used for i in range(phrase.start, phrase.end))
+        ):
+            return False
+        if needs_evidence and not garment_evidence(phrase.words, self.vocabulary):
+            return False
+        value = kept_phrase(phrase.words)
+        if not value:
+            return False
+        self.cues.outfit_items.append(f"{value} costume" if costume else value)
+        self._use(phrase.start, phrase.end)
+        return True
+
+    # places ---------------------------------------------------------------------------------------------------
+    def _place_allowed(self, lead: int) -> bool:
+        """ "to" counts only for arriving ("got to") or being on the way ("heading to", "omw to")."""
+        tokens = self.tokens
+        before = set(tokens[max(0, lead - 3) : lead])
+        if tokens[lead] == "to" and not before & (_ARRIVAL | _MOTION | {"it"}):
+            return False
+        return True
+
+    def _set_place(self, value: str, start: int, end: int, *, prepositional: bool) -> None:
+        tokens = self.tokens
+        lead = tokens[max(0, start - 4) : start]
+        if _negated(tokens, start) or (not self.request and _leaving(lead)):
+            self.cues.clears.setdefault("location", set()).add(value)
+            self._use(start, end)
+            return
+        if self.tense != "present" or self.generic:
+            return
+        self.locations.append((prepositional, value))
+        self._use(start, end)
+
+    def _known_places(self) -> None:
+        tokens = self.tokens
+        for span in self.spans:
+            if span.entry.category != "locations" or span.start in self.used:
+                continue
+            following = self.by_start.get(span.end)
+            if following and following.entry.category == "locations":
+                continue  # "beach house", "airport lounge": the later word heads the phrase
+            phrase = phrase_before(tokens, span, self.spans, self.vocabulary, stop=_LOCATIVE | {"to"})
+            compound = phrase_after(tokens, span.end, self.by_start, limit=2) if span.end < len(tokens) else None
+            words = list(phrase.words)
+            end = span.end
+            # "airport lounge": with another place word in front, the speaker's words are the place, not "lounge"
+            adjunct = any(s.entry.category == "locations" and phrase.start <= s.start < span.start for s in self.spans)
+            value = kept_phrase(phrase.words) if adjunct else _value(phrase, span)
+            if (
+                compound
+                and not compound.head
+                and tokens[span.end] not in DETERMINERS
+                and not verb_like(tokens[span.end])
+                and _is_place_noun(compound)
+            ):
+                words, end = [*words, *compound.words], compound.end  # "bus shelter", "train platform"
+                value = kept_phrase(words)
+            lead = _place_lead(tokens, phrase.start)
+            prepositional = lead >= 0 and tokens[lead] in _LOCATIVE | {"to"} and self._place_allowed(lead)
+            if lead >= 0 and tokens[lead] == "to" and not prepositional:
+                continue  # "going to the gym later" is not being there
+            at_start = span.start <= 1 and phrase.start == 0 and not self.request and self.thing is None
+            if prepositional or span.entry.canonical == "home" or at_start:
+                self._set_place(value, phrase.start, end, prepositional=prepositional)
+
+    def _open_places(self) -> None:
+        tokens = self.tokens
+        for index, token in enumerate(tokens[:-1]):
+            is_to = token == "to" and self._place_allowed(index)
+            if not (token in _OPEN_PLACE_PREPOSITIONS or is_to) or index + 1 in self.used:
+                continue
+            if index and tokens[index - 1] in _PARTICLE_VERBS:
+                continue  # "put on a movie", "work on the project"
+            determiner = tokens[index + 1]
+            if determiner not in DETERMINERS:
+                self._possessive_place(index)
+                continue
+            if determiner in _POSSESSIVES:
+                continue  # "on my sleeve", "in my head": someone's unknown thing is rarely a place
+            phrase = phrase_after(tokens, index + 1, self.by_start)
+            if phrase and phrase.words and phrase.words[-1] in PARTS and phrase.end + 1 < len(tokens):
+                if tokens[phrase.end] == "of":  # "the top of the lighthouse"
+                    phrase = phrase_after(tokens, phrase.end + 1, self.by_start)
+            if not phrase or phrase.head or any(i in self.used for i in range(phrase.start, phrase.end)):
+                continue
+            if not _is_place_noun(phrase):
+                continue
+            if token == "in" and determiner not in {"the", "this", "that"}:
+                continue  # "in my X" / "in a X" may be a garment or a place; without a clothing word, leave it
+            self._set_place(kept_phrase(phrase.words), phrase.start, phrase.end, prepositional=True)
+
+    def _possessive_place(self, index: int) -> None:
+        """'at jess's', 'at my aunt's': someone's home."""
+        tokens = self.tokens
+        at = index + 1
+        if at < len(tokens) and tokens[at] in {"my", "our"}:
+            at += 1
+        if tokens[index] not in {"at", "to"} or at >= len(tokens) or at in self.used or at in self.by_start:
+            return
+        token = tokens[at]
+        if token.endswith("'s") and (at + 1 >= len(tokens) or not is_word(tokens[at + 1])):
+            value = "parents' house" if token[:-2] in _RELATIVES else "friend's house"
+            self._set_place(value, at, at + 1, prepositional=True)
+
+    # everything else ------------------------------------------------------------------------------------------
+    def _other_spans(self) -> None:
+        tokens, cues = self.tokens, self.cues
+        for span in self.spans:
+            category, value = span.entry.category, span.entry.canonical
+            if span.start in self.used or category in {"locations", "outfits", "accessories"}:
+                continue
+            negated = _negated(tokens, span.start)
+            if category in {"activities", "weather", "times"}:
+                field_name = {"activities": "activity", "weather": "weather", "times": "time_of_day"}[category]
+                if negated:
+                    cues.clears.setdefault(field_name, set()).add(value)
+                    continue
+                if self.tense != "present" or (self.generic and category == "activities"):
+                    continue
+                if self.request and category == "activities":
+                    continue  # "show me you cooking" is rare; "how to fix" is common
+                if self.thing and category == "activities":
+                    continue
+                if self.thing and category == "weather" and self.thing not in _WEATHER_THINGS:
+                    continue  # "my coffee is cold" is not the weather
+                cues.sets[field_name] = value
+            elif category == "moods":
+                if negated or self.tense != "present" or self.thing:
+                    continue
+                emoji = not value.isalpha() and not any(ch.isalpha() for ch in tokens[span.start])
+                if emoji or _has_trigger(tokens, span.start, _MOOD_TRIGGERS, self.vocabulary, limit=3):
+                    cues.sets["mood"] = value
+                elif span.start == 0:
+                    cues.sets["mood"] = value
+            elif category == "props":
+                if negated or self.tense != "present" or self.generic or self.thing:
+                    continue
+                if _has_trigger(tokens, span.start, _PROP_TRIGGERS, self.vocabulary):
+                    cues.props.append(value)
+
+
+def _is_place_noun(phrase: NounPhrase) -> bool:
+    head = phrase.words[-1] if phrase.words else ""
+    return (
+        len(head) >= 3
+        and head not in NON_PLACES
+        and head not in NON_GARMENTS
+        and not head.isdigit()
+        and not (head.endswith("ing") and len(phrase.words) == 1)
+        and not head.endswith("'s")
+    )
 
 
 def read_clause(clause: Clause, speaker: Speaker, vocabulary: Vocabulary, *, request: bool = False) -> ClauseCues:
     """Cues one clause gives about the persona. `request`: the clause is part of a user's picture request."""
-    cues = ClauseCues()
     tokens = clause.tokens
     subject = subject_of(tokens)
     about_persona = subject in {None, "first"} if speaker == "persona" else subject in {None, "second"}
     if not about_persona or (clause.question and not request):
-        return cues
-    tense = tense_of(tokens)
-    words = _word_set(tokens)
-    liking = any(
-        a in {"i", "we", "you", "u"} and b in {"like", "likes"} for a, b in zip(tokens, tokens[1:], strict=False)
-    )
-    generic = (bool(words & _GENERIC) or liking) and not request
-    spans = vocabulary.find(tokens)
-    locations: list[tuple[bool, str]] = []  # (had a preposition, canonical)
-
-    for span in spans:
-        category, value = span.entry.category, span.entry.canonical
-        lead = _lead_in(tokens, span.start)
-        negated = _negated(tokens, span.start)
-        leaving = not request and _leaving(lead)
-        if category == "locations":
-            if negated or leaving:
-                cues.clears.setdefault("location", set()).add(value)
-                continue
-            if tense != "present" or generic:
-                continue
-            prepositional = _has_trigger(tokens, span.start, _LOCATIVE | {"to"}, vocabulary)
-            if "to" in lead and not (set(lead) & (_ARRIVAL | {"it"})):
-                continue  # "going to the gym" is not being there yet
-            if prepositional or value == "home" or (span.start == 0 and not request):
-                locations.append((prepositional, value))
-        elif category in {"outfits", "accessories"}:
-            removal = any(t in _OUTFIT_REMOVAL for t in tokens[max(0, span.start - 4) : span.start])
-            if negated or removal or "off" in tokens[span.end : span.end + 2]:
-                cues.removed_garments.append(value)
-                continue
-            if tense == "past" or generic:
-                continue
-            if span.start == 0 or _has_trigger(tokens, span.start, _OUTFIT_TRIGGERS, vocabulary):
-                target = cues.outfit_items if category == "outfits" else cues.accessories
-                target.append(_garment_text(tokens, span, vocabulary))
-        elif category in {"activities", "weather", "times"}:
-            field_name = {"activities": "activity", "weather": "weather", "times": "time_of_day"}[category]
-            if negated:
-                cues.clears.setdefault(field_name, set()).add(value)
-                continue
-            if tense != "present" or (generic and category == "activities"):
-                continue
-            if request and category == "activities":
-                continue  # "show me you cooking" is rare; "how to fix" is common
-            cues.sets[field_name] = value
-        elif category == "moods":
-            if negated or tense != "present":
-                continue
-            emoji = not value.isalpha() and not any(ch.isalpha() for ch in tokens[span.start])
-            if emoji or _has_trigger(tokens, span.start, _MOOD_TRIGGERS, vocabulary, limit=3) or span.start == 0:
-                cues.sets["mood"] = value
-        elif category == "props":
-            if negated or tense != "present" or generic:
-                continue
-            if _has_trigger(tokens, span.start, _PROP_TRIGGERS, vocabulary):
-                cues.props.append(value)
-
-    if locations:
-        with_preposition = [value for had, value in locations if had]
-        cues.sets["location"] = with_preposition[0] if with_preposition else locations[0][1]
-    return cues
+        return ClauseCues()
+    return _ClauseReader(clause, vocabulary, request=request).read()

@@ -1,7 +1,9 @@
 """The offline extractor's vocabulary: places, garments, activities, weather, times, moods and props.
 
 Each `vocabulary/<category>.txt` line is `canonical | synonym, synonym | prompt phrase`. Matching is on token
-sequences, longest first across all categories, so "gym clothes" is a garment and never the gym.
+sequences, longest first across all categories, so "gym clothes" is a garment and never the gym. Synonyms name the
+same thing, never a different one; values the files do not know (the speaker's own words, an LLM's) still get a
+prompt phrase, built around the known word they end in ("snowy mountain" -> "on a snowy mountain").
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from functools import lru_cache
 from importlib import resources
 
 from personas.text import squash_repeats, tokenize
+
+# Modifier kinds that say "this is clothing" when they stand before a word the vocabulary does not know.
+GARMENT_MODIFIER_KINDS = frozenset({"material", "pattern", "fit"})
 
 CATEGORIES = ("locations", "outfits", "accessories", "activities", "weather", "times", "moods", "props")
 _DEFAULT_PHRASE = {
@@ -40,8 +45,14 @@ class Span:
 
 
 class Vocabulary:
-    def __init__(self, entries: list[tuple[tuple[str, ...], Entry]], modifiers: frozenset[str]) -> None:
-        self.modifiers = modifiers
+    def __init__(
+        self,
+        entries: list[tuple[tuple[str, ...], Entry]],
+        modifiers: frozenset[str],
+        garment_modifiers: frozenset[str] = frozenset(),
+    ) -> None:
+        self.modifiers = modifiers  # every word kept in front of a garment or place
+        self.garment_modifiers = garment_modifiers  # the subset that marks clothing (colours, materials, fits)
         self._by_first: dict[str, list[tuple[tuple[str, ...], Entry]]] = {}
         self._by_canonical: dict[tuple[str, str], Entry] = {}
         for tokens, entry in entries:
@@ -57,9 +68,27 @@ class Vocabulary:
         return self._by_canonical.get((category, canonical))
 
     def phrase(self, category: str, value: str) -> str:
-        """The prompt words for a scene value; values from elsewhere (the LLM) get the category's template."""
+        """The prompt words for a scene value. A value that ends in a known canonical ("snowy mountain") gets that
+        entry's phrase with the extra words put in front of the known word ("on a snowy mountain"); anything else
+        (the speaker's own words, the LLM's) gets the category's template ("at the skatepark")."""
         entry = self._by_canonical.get((category, value))
-        return entry.phrase if entry else _DEFAULT_PHRASE[category].format(value)
+        if entry:
+            return entry.phrase
+        known = self._known_tail(category, value) if category == "locations" else None
+        if known:
+            extra, entry = known
+            combined = _insert_before(entry.phrase, entry.canonical, extra)
+            if combined:
+                return combined
+        return _DEFAULT_PHRASE[category].format(value)
+
+    def _known_tail(self, category: str, value: str) -> tuple[list[str], Entry] | None:
+        words = value.split()
+        for start in range(1, len(words)):
+            entry = self._by_canonical.get((category, " ".join(words[start:])))
+            if entry:
+                return words[:start], entry
+        return None
 
     def find(self, tokens: list[str]) -> list[Span]:
         """Non-overlapping vocabulary matches, left to right, longest first."""
@@ -82,6 +111,22 @@ class Vocabulary:
             if end <= len(words) and all(_same(words[index + k], phrase[k]) for k in range(len(phrase))):
                 return Span(entry, index, end)
         return None
+
+
+def _insert_before(phrase: str, canonical: str, extra: list[str]) -> str | None:
+    """'on a mountain trail' + 'mountain' + ['snowy'] -> 'on a snowy mountain trail'; None if the phrase does not
+    contain the canonical word. Words the phrase already has are not repeated; 'a'/'an' follow the new word."""
+    words = phrase.split()
+    head = canonical.split()[0]
+    if head not in words:
+        return None
+    at = words.index(head)
+    extra = [word for word in extra if word not in words]
+    if not extra:
+        return phrase
+    if at and words[at - 1] in {"a", "an"}:
+        words[at - 1] = "an" if extra[0][0] in "aeiou" else "a"
+    return " ".join([*words[:at], *extra, *words[at:]])
 
 
 def _singular(word: str) -> str:
@@ -115,12 +160,11 @@ def load_vocabulary() -> Vocabulary:
         for line in folder.joinpath(f"{category}.txt").read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 entries.extend(_parse_line(category, line))
-    modifier_text = folder.joinpath("modifiers.txt").read_text(encoding="utf-8")
-    modifiers = frozenset(
-        word.strip()
-        for line in modifier_text.splitlines()
-        if not line.startswith("#")
-        for word in line.split(",")
-        if word.strip()
-    )
-    return Vocabulary(entries, modifiers)
+    modifiers: dict[str, str] = {}  # word -> kind
+    for line in folder.joinpath("modifiers.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, _, words = line.partition(":")
+            for word in words.split(","):
+                modifiers.setdefault(word.strip(), kind.strip())
+    garment = frozenset(word for word, kind in modifiers.items() if kind in GARMENT_MODIFIER_KINDS)
+    return Vocabulary(entries, frozenset(modifiers), garment)

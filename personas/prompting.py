@@ -3,6 +3,10 @@
 Order matters to CLIP (earlier tokens weigh more and only 75 fit): identity first, then the kind of shot, then
 the scene, then style and quality words. When the budget is short the least important parts go first; the
 identity is never dropped.
+
+Two styles (`PromptStyle`): `natural` phrases ("on a sandy beach, wearing red sundress") for photographic
+checkpoints, and `tags`, the comma-separated booru tags anime-family checkpoints are trained on ("1girl, solo,
+silver hair, beach, smile"), ordered subject count, identity, shot, scene, quality, under the same budget.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from personas.models import Persona, SceneState
 from personas.tokens import CLIP_CONTENT_TOKENS, estimate_tokens
@@ -31,6 +36,37 @@ FRAMING_FOR_KIND = {"selfie": "portrait", "face": "close-up", "full_body": "full
 # Dropped first to last when over budget.
 DROP_ORDER = ("quality", "props", "time_of_day", "weather", "mood", "activity", "style", "outfit", "location")
 SCENE_TEXT_MAX = 80
+
+
+class PromptStyle(StrEnum):
+    NATURAL = "natural"
+    TAGS = "tags"
+
+
+TAG_KIND_WORDS = {
+    "selfie": "selfie, upper body, looking at viewer",
+    "face": "portrait, close-up, looking at viewer",
+    "full_body": "full body, standing",
+}
+TAG_QUALITY = "masterpiece, best quality"
+TAG_NEGATIVE = "lowres, worst quality, low quality, bad anatomy, bad hands, extra digits, watermark, signature, text"
+# Our closed scene vocabulary in the words booru tags use; anything else goes in as its canonical name.
+_TAG_FOR = {
+    "location": {"home": "indoors"},
+    "mood": {
+        "happy": "smile", "excited": "open mouth smile", "laughing": "laughing", "flirty": "wink",
+        "confident": "smirk", "shy": "blush", "focused": "serious", "sweaty": "sweat",
+    },
+    "weather": {
+        "rainy": "rain", "stormy": "storm", "snowy": "snow", "sunny": "sunlight", "cloudy": "cloudy sky",
+        "foggy": "fog", "windy": "wind",
+    },
+}  # fmt: skip
+_PEOPLE_PROPS = {"friends", "sister", "boyfriend", "girlfriend", "mom"}  # would contradict "solo"
+_FEMALE_WORDS = {"woman", "women", "girl", "girls", "female", "lady", "1girl", "she", "her"}
+_MALE_WORDS = {"man", "men", "boy", "boys", "male", "guy", "gentleman", "1boy", "he", "his"}
+_SUBJECT_NOUNS = {"woman", "girl", "female", "lady", "man", "boy", "male", "guy", "gentleman", "person"}
+_TAG_FILLERS = {"a", "an", "the", "her", "his", "their", "has", "have", "wearing", "in", "is", "are", "usually"}
 
 _WEIGHTING = re.compile(r"<[^<>]*>|[()\[\]{}]|:\s*-?\d+(?:\.\d+)?|\b(?:BREAK|AND)\b")
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
@@ -130,8 +166,11 @@ def build_prompt(
     kind: str = "selfie",
     count_tokens: CountTokens | None = None,
     budget: int = CLIP_CONTENT_TOKENS,
+    style: PromptStyle | str = PromptStyle.NATURAL,
 ) -> BuiltPrompt:
     """The prompt and negative prompt for one picture, within `budget` tokens of the text encoder."""
+    if PromptStyle(style) is PromptStyle.TAGS:
+        return _build_tag_prompt(persona, scene, kind, count_tokens or estimate_tokens, budget)
     count = count_tokens or estimate_tokens
     identity = ", ".join(
         p for p in (clean_trigger_words(persona.lora_trigger), sanitize_chat_text(persona.appearance, 400)) if p
@@ -158,6 +197,81 @@ def build_prompt(
         sanitize_chat_text(persona.negative, 400),
         BASE_NEGATIVE,
     ]
+    negative = _fit(", ".join(p for p in negative_parts if p), count, budget)
+    return BuiltPrompt(prompt=render(), negative_prompt=negative, dropped=dropped)
+
+
+def appearance_tags(appearance: str) -> tuple[str, list[str]]:
+    """The subject-count tag ("1girl", "1boy" or "") and the appearance as short tags: "a 25-year-old woman with
+    long silver hair and green eyes, wearing a black jacket" -> "1girl", ["long silver hair", "green eyes",
+    "black jacket"]. Age words become the tags boorus use ("old woman", "mature female") or go."""
+    text = sanitize_chat_text(appearance, 400).lower()
+    words = set(re.findall(r"[a-z0-9]+", text))
+    female, male = bool(words & _FEMALE_WORDS), bool(words & _MALE_WORDS)
+    count = "1girl" if female and not male else "1boy" if male and not female else ""
+    tags: list[str] = []
+    for piece in re.split(r"[,;.]|\band\b|\bwith\b", text):
+        piece_words = [w for w in piece.split() if w not in ("1girl", "1boy", "solo")]
+        while piece_words and piece_words[0] in _TAG_FILLERS:
+            piece_words.pop(0)
+        if piece_words and piece_words[-1] in _SUBJECT_NOUNS:
+            noun, modifiers = piece_words[-1], piece_words[:-1]
+            gender = "female" if noun in _FEMALE_WORDS else "male" if noun in _MALE_WORDS else ""
+            if {"elderly", "old"} & set(modifiers) and gender:
+                tags.append("old woman" if gender == "female" else "old man")
+            elif {"middle-aged", "mature"} & set(modifiers) and gender:
+                tags.append(f"mature {gender}")
+            age_like = {"young", "elderly", "old", "middle-aged", "mature", "adult"}
+            piece_words = [m for m in modifiers if m not in age_like and not re.match(r"\d+-year-old$", m)]
+            tags.extend(piece_words)
+            continue
+        if piece_words:
+            tags.append(" ".join(piece_words))
+    return count, list(dict.fromkeys(t for t in tags if t))
+
+
+def scene_tags(scene: SceneState) -> dict[str, str]:
+    """Booru tags per scene field: canonical vocabulary names, moods and weather in the tags boorus use."""
+    tags: dict[str, str] = {}
+
+    def clean(value: str | None) -> str:
+        return sanitize_chat_text(value or "", SCENE_TEXT_MAX).lower()
+
+    for name, value in (("location", scene.location), ("activity", scene.activity), ("mood", scene.mood),
+                        ("weather", scene.weather), ("time_of_day", scene.time_of_day)):  # fmt: skip
+        if clean(value):
+            tags[name] = _TAG_FOR.get(name, {}).get(clean(value), clean(value))
+    if clean(scene.outfit):
+        tags["outfit"] = ", ".join(item.strip() for item in clean(scene.outfit).split(",") if item.strip())
+    props = [clean(p) for p in scene.props[:3] if clean(p) and clean(p) not in _PEOPLE_PROPS]
+    if props:
+        tags["props"] = ", ".join(props)
+    return tags
+
+
+def _build_tag_prompt(persona: Persona, scene: SceneState, kind: str, count: CountTokens, budget: int) -> BuiltPrompt:
+    subject_count, identity_tags = appearance_tags(persona.appearance)
+    identity = [t for t in (subject_count, "solo", clean_trigger_words(persona.lora_trigger), *identity_tags) if t]
+    parts: dict[str, str] = {"kind": TAG_KIND_WORDS.get(kind, TAG_KIND_WORDS["selfie"])}
+    parts.update(scene_tags(scene))
+    style = sanitize_chat_text(persona.style, 200)
+    if style:
+        parts["style"] = style
+    parts["quality"] = TAG_QUALITY
+    order = ("kind", "location", "outfit", "activity", "props", "mood", "weather", "time_of_day", "style", "quality")
+
+    def render() -> str:
+        tags = [*identity, *(t.strip() for name in order if name in parts for t in parts[name].split(","))]
+        return ", ".join(dict.fromkeys(t for t in tags if t))
+
+    dropped: list[str] = []
+    for name in DROP_ORDER:
+        if count(render()) <= budget:
+            break
+        if name in parts:
+            dropped.append(name)
+            del parts[name]
+    negative_parts = [SFW_NEGATIVE if not persona.nsfw else "", sanitize_chat_text(persona.negative, 400), TAG_NEGATIVE]
     negative = _fit(", ".join(p for p in negative_parts if p), count, budget)
     return BuiltPrompt(prompt=render(), negative_prompt=negative, dropped=dropped)
 

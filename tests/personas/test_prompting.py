@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from personas.models import Persona, SceneState
 from personas.prompting import build_prompt, describe_scene, sanitize_chat_text
 from personas.tokens import estimate_tokens
@@ -98,3 +100,45 @@ def test_lora_trigger_words_keep_underscores_but_lose_prompt_syntax():
     assert clean_trigger_words("mira_v2") == "mira_v2"
     assert clean_trigger_words("(ohwx_woman:1.4) <lora:evil:1>") == "ohwx_woman"
     assert clean_trigger_words("sks\u200b person") == "sks person"
+
+
+def test_tags_style_orders_count_identity_shot_scene_quality():
+    built = build_prompt(MIRA, FULL, "selfie", count_tokens=words, budget=200, style="tags")
+    prompt = built.prompt
+    assert prompt.startswith("1girl, solo, mirasks, wavy auburn hair, green eyes, selfie, upper body")
+    assert prompt.index("beach") < prompt.index("red sundress") < prompt.index("masterpiece, best quality")
+    assert "smile" in prompt and "sunset" in prompt
+    # Tags, not sentences: no "on a sandy beach", "wearing", "young woman".
+    for phrase in ("on a sandy beach", "wearing", "young woman", "photorealistic"):
+        assert phrase not in prompt
+    assert built.negative_prompt.startswith("nsfw, nude, explicit")
+
+
+def test_tags_style_fits_the_same_budget_and_keeps_identity():
+    built = build_prompt(MIRA, FULL, "full_body", style="tags")
+    assert estimate_tokens(built.prompt) <= 75
+    tight = build_prompt(MIRA, FULL, "face", count_tokens=words, budget=12, style="tags")
+    assert tight.prompt.startswith("1girl, solo, mirasks, wavy auburn hair, green eyes")
+    assert tight.dropped[:3] == ["quality", "props", "time_of_day"]
+    assert "beach" not in tight.prompt
+
+
+def test_tags_style_subject_count_and_age_words():
+    man = Persona(id=2, guild_id=1, name="Kenji", appearance="elderly man with a thick grey beard, wearing a suit")
+    prompt = build_prompt(man, SceneState(), style="tags").prompt
+    assert prompt.startswith("1boy, solo, old man, thick grey beard, suit, selfie")
+    someone = Persona(id=3, guild_id=1, name="Echo", appearance="silver hair, robot arm")
+    assert build_prompt(someone, SceneState(), style="tags").prompt.startswith("solo, silver hair, robot arm")
+
+
+def test_tags_style_leaves_other_people_out_of_a_solo_picture():
+    scene = SceneState(location="park", props=["boyfriend", "dog"])
+    prompt = build_prompt(MIRA, scene, style="tags").prompt
+    assert "boyfriend" not in prompt and "dog" in prompt
+
+
+def test_natural_style_is_the_unchanged_default():
+    assert build_prompt(MIRA, FULL) == build_prompt(MIRA, FULL, style="natural")
+    assert build_prompt(MIRA, FULL).prompt.startswith("mirasks, young woman, wavy auburn hair")
+    with pytest.raises(ValueError):
+        build_prompt(MIRA, FULL, style="poetry")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from personas.intent import detect_selfie_request, persona_says_sending
 from personas.models import Persona, SceneState, Turn
-from personas.prompting import FRAMING_FOR_KIND, CountTokens, build_prompt
+from personas.prompting import FRAMING_FOR_KIND, CountTokens, PromptStyle, build_prompt
 from personas.scene import OfflineSceneExtractor, SceneExtractor, with_request
 from personas.seeds import selfie_seed
 
@@ -33,6 +33,7 @@ async def plan_selfie(
     count_tokens: CountTokens | None = None,
     nonce: int = 0,
     kind: str | None = None,
+    prompt_style: PromptStyle | str = PromptStyle.NATURAL,
 ) -> SelfiePlan:
     """Update the scene from `turns`, read the request (by default the last turn, if the user wrote it) and build
     the prompt. `kind` forces a request kind (the `/selfie` command); `nonce` varies `varied`-mode seeds."""
@@ -54,7 +55,7 @@ async def plan_selfie(
     if not scene.framing or (request and request.kind != "selfie"):
         scene = scene.with_overrides(SceneState(framing=FRAMING_FOR_KIND[chosen_kind]))
 
-    built = build_prompt(persona, scene, chosen_kind, count_tokens=count_tokens)
+    built = build_prompt(persona, scene, chosen_kind, count_tokens=count_tokens, style=prompt_style)
     return SelfiePlan(
         selfie_request=is_request,
         request_kind=chosen_kind if is_request else None,

@@ -142,3 +142,14 @@ def test_natural_style_is_the_unchanged_default():
     assert build_prompt(MIRA, FULL).prompt.startswith("mirasks, young woman, wavy auburn hair")
     with pytest.raises(ValueError):
         build_prompt(MIRA, FULL, style="poetry")
+
+
+async def test_planner_passes_the_prompt_style_through():
+    from personas.models import Turn
+    from personas.planner import plan_selfie
+
+    turns = [Turn(role="persona", content="at the beach rn"), Turn(role="user", content="selfie?")]
+    plan = await plan_selfie(MIRA, turns, SceneState(), prompt_style="tags")
+    assert plan.prompt.startswith("1girl, solo, mirasks") and "beach" in plan.prompt
+    natural = await plan_selfie(MIRA, turns, SceneState())
+    assert natural.prompt.startswith("mirasks, young woman")

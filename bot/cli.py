@@ -12,6 +12,7 @@ commands:
   demo-kit   write the demo model kit (pipeline, IP-Adapter, LoRAs, references) to a folder
   render     render one picture and print its effective parameters as JSON
   identity   score pictures for likeness to reference pictures (identity score --reference IMG IMAGE...)
+  train-lora train a persona LoRA from a folder of pictures (JSON progress lines)
   prompt     turn a conversation (JSON on stdin) into a selfie prompt, without torch
 """
 
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from generation.identity.cli import identity_main
 
         return identity_main(rest)
+    if command == "train-lora":
+        from generation.training.cli import train_lora_main
+
+        return train_lora_main(rest)
     if command == "demo-kit":
         from generation.cli import demo_kit_main
 

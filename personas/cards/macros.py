@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _MACRO = re.compile(r"\{\{\s*(char|user)\s*\}\}('s\b)?|<\s*(bot|char|user)\s*>('s\b)?", re.IGNORECASE)
-_SENTENCE_START = re.compile(r"(?:^|[.!?\n]\s*|[\"“(*]\s*)$")
+_SENTENCE_ENDS = '.!?\n"“(*'  # after one of these (and spaces), "you" starts a sentence
 
 
 def resolve_macros(text: str, *, char_name: str, user_name: str | None = None) -> str:
@@ -23,7 +23,10 @@ def resolve_macros(text: str, *, char_name: str, user_name: str | None = None) -
         if user_name:
             return user_name + ("'s" if possessive else "")
         word = "your" if possessive else "you"
-        at_start = _SENTENCE_START.search(text[: match.start()]) is not None
+        before = match.start() - 1
+        while before >= 0 and text[before] in " \t":
+            before -= 1
+        at_start = before < 0 or text[before] in _SENTENCE_ENDS
         return word.capitalize() if at_start else word
 
     return _MACRO.sub(replace, text or "")

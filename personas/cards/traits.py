@@ -108,6 +108,7 @@ _HEIGHT_FEET = re.compile(r"\b([4-7])\s*(?:'|ft\.?|feet|foot)\s*(\d{1,2})?(?![\d
 _HEIGHT_CM = re.compile(r"\b(1\d{2}|2[0-4]\d)\s*cm\b")
 _HEIGHT_M = re.compile(r"\b([12][.,]\d{1,2})\s*m\b")
 MAX_MODIFIERS = 4
+TEXT_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -224,9 +225,10 @@ def _normalise(text: str) -> str:
     return text
 
 
-def extract_appearance(text: str) -> AppearanceTraits:
-    """The physical traits in `text` (a card's description, macros already resolved)."""
-    text = _normalise(text or "")
+def extract_appearance(text: str, *, max_chars: int = TEXT_MAX) -> AppearanceTraits:
+    """The physical traits in `text` (a card's description, macros already resolved). Only the first `max_chars`
+    are read: looks are described early, and the rules are linear but not free on megabyte lorebook dumps."""
+    text = _normalise((text or "")[:max_chars])
     found = _Found()
     _numbers(text, found)
     for segment in _SEGMENT_BREAK.split(text):

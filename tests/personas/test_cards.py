@@ -391,3 +391,37 @@ def test_appearance_extraction_meets_its_goals():
     for name in ("tune", "holdout"):
         assert figures[name]["recall"] >= 0.9 and figures[name]["precision"] >= 0.8, figures
         assert figures[name]["leaks"] == 0, figures
+
+
+def test_damaged_cards_fail_only_with_card_errors():
+    """Random byte damage to each container either still reads or is refused with a CardError, never another
+    exception (seeded, so a failure reproduces)."""
+    import random
+
+    rng = random.Random(1234)
+    icon = picture()
+    samples = [
+        png_card(chara=b64json(v2()), ccv3=b64json(v3())),
+        charx(v3(assets=[{"type": "icon", "uri": "embeded://a/icon.png", "name": "main", "ext": "png"}]),
+              {"a/icon.png": icon, "assets/x/ai/l.safetensors": LORA_BYTES}),
+        json.dumps(v3(extensions={"selfiebot": {"appearance": "x", "seed": 5}})).encode(),
+    ]  # fmt: skip
+    outcomes = {"read": 0, "refused": 0}
+    for sample in samples:
+        for _ in range(250):
+            damaged = bytearray(sample)
+            for _ in range(rng.randint(1, 4)):
+                position = rng.randrange(len(damaged))
+                action = rng.random()
+                if action < 0.6:
+                    damaged[position] = rng.randrange(256)
+                elif action < 0.8:
+                    del damaged[position : position + rng.randint(1, 16)]
+                else:
+                    damaged[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            try:
+                import_card(bytes(damaged))
+                outcomes["read"] += 1
+            except CardError:
+                outcomes["refused"] += 1
+    assert outcomes["refused"] > 100 and outcomes["read"] > 10, outcomes

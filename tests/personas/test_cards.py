@@ -425,3 +425,13 @@ def test_damaged_cards_fail_only_with_card_errors():
             except CardError:
                 outcomes["refused"] += 1
     assert outcomes["refused"] > 100 and outcomes["read"] > 10, outcomes
+
+
+def test_pre_v1_field_names_and_a_bare_image_prompt_string():
+    legacy = {"char_name": "Old Mira", "char_persona": "She has short red hair.", "char_greeting": "hi {{user}}",
+              "world_scenario": "", "example_dialogue": ""}  # fmt: skip
+    imported = import_card(json.dumps(legacy).encode())
+    assert imported.spec.name == "Old Mira" and imported.spec.greeting == "hi you"
+    assert "short red hair" in imported.spec.appearance
+    card = v2(extensions={"sd_character_prompt": "1boy, black hair"})
+    assert import_card(json.dumps(card).encode()).spec.appearance == "1boy, black hair"

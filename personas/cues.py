@@ -8,10 +8,21 @@ Places and garments are whole noun phrases in the speaker's words ("snowy mounta
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from personas.clause_facts import (
+    GENERIC,
+    LOCATIVE,
+    RELATIVES,
+    clock_time,
+    is_leaving,
+    is_negated,
+    subject_of,
+    tense_of,
+    thing_subject,
+    word_set,
+)
 from personas.phrases import (
     DETERMINERS,
     NON_GARMENTS,
@@ -31,34 +42,10 @@ from personas.vocabulary import Span, Vocabulary
 
 Speaker = Literal["persona", "user"]
 
-_FIRST = {"i", "i'm", "im", "i've", "ive", "i'd", "i'll", "we", "we're", "we've", "we'll", "my", "our", "me"}
-_SECOND = {"you", "you're", "youre", "ur", "u", "your", "yours", "ya", "yourself", "you've", "you'll"}
-_THIRD = {"he", "she", "they", "he's", "she's", "they're", "his", "her", "their", "someone", "everyone"}
-_RELATIVES = {
-    "sister", "sis", "brother", "bro", "mom", "mum", "mother", "dad", "father", "parents", "friend", "friends",
-    "bestie", "boyfriend", "girlfriend", "bf", "gf", "roommate", "roomie", "flatmate", "cousin", "aunt", "uncle",
-    "grandma", "grandpa", "boss", "coworker", "coworkers", "colleague", "husband", "wife", "partner", "neighbor",
-    "neighbour", "son", "daughter", "kids", "family", "team", "class", "teacher",
-}  # fmt: skip
-_PREPOSITIONS = {"with", "to", "for", "at", "of", "from", "by", "in", "on", "about", "like"}
-_PAST = {"was", "were", "had", "yesterday", "earlier", "ago", "went", "did", "used", "wore", "last", "before", "once"}
-_PRESENT = {"now", "rn", "currently", "still", "atm"}
-_FUTURE = {
-    "will", "gonna", "tomorrow", "later", "plan", "planning", "wanna", "want", "wish", "would", "might", "maybe",
-    "should", "could", "hope", "if", "someday", "soon", "tmrw", "tmr", "weekend", "next", "wants",
-}  # fmt: skip
-# Being on the way somewhere is the present: "heading to the pool in my swimsuit" is the pool picture.
+# Being on the way somewhere: "heading to", "omw to", "off to", "on my way to".
 _MOTION = {"heading", "headed", "omw", "going", "walking", "driving", "biking", "cycling", "off", "way", "rushing"}
-_GENERIC = {"love", "hate", "enjoy", "prefer", "miss", "favorite", "favourite", "usually", "always"}
-_NEGATORS = {"not", "never", "nope", "anymore", "longer", "without"}
-_LOCATIVE = {
-    "at", "in", "on", "inside", "by", "near", "into", "up", "across", "around", "through", "along", "outside",
-    "under", "over", "beside", "behind", "onto", "from", "here", "back",
-}  # fmt: skip
-# Prepositions that introduce a place the vocabulary does not know ("at the skatepark", "on the ferris wheel").
-_OPEN_PLACE_PREPOSITIONS = _LOCATIVE - {"here", "back", "up", "over"}
+_OPEN_PLACE_PREPOSITIONS = LOCATIVE - {"here", "back", "up", "over"}
 _ARRIVAL = {"got", "get", "arrived", "made", "back", "came", "reached", "welcome", "moved", "relocated"}
-_LEAVING = {"left", "leave", "leaving", "out", "outta", "done", "finished"}
 _OUTFIT_TRIGGERS = {
     "wearing", "wear", "in", "into", "dressed", "on", "rocking", "sporting", "changed", "switched", "throw", "threw",
     "slipped", "put", "my", "and", "with", "got", "for", "your",
@@ -99,46 +86,16 @@ _PROP_TRIGGERS = {
     "cuddling",
 }
 _FILLERS = {"the", "a", "an", "my", "our", "your", "ur", "this", "that", "some", "his", "her", "little", "new", "local"}
-_COPULAS = {"is", "are", "was", "were", "looks", "look", "feels", "seems", "smells", "tastes"}
 # Subjects whose adjectives are the weather ("the sky is grey"); other things' are not ("my coffee is cold").
 _WEATHER_THINGS = {"weather", "sky", "skies", "air", "day", "wind", "sun", "clouds", "outside", "temperature"}
-_CLOCK = re.compile(r"\b(\d{1,2})(?:\s*:\s*\d{2})?\s*(am|pm)\b")
 # Verbs whose particle looks like a place preposition: "put on a movie", "turn on the light", "try on a dress".
 _PARTICLE_VERBS = {
     "put", "putting", "threw", "throw", "turn", "turned", "turning", "switch", "switched", "try", "trying", "tried",
-    "work", "working", "worked", "focus", "focusing", "count", "hold", "keep", "log", "logged", "going", "goes",
-    "carry", "based", "depends", "depend", "rely", "catch", "catching", "binge", "hooked", "hang", "waiting",
-    "wait", "believe", "believing", "get", "getting", "comment", "commenting", "vote", "spend", "spending",
+    "work", "working", "worked", "focus", "focusing", "count", "hold", "keep", "log", "logged", "carry", "based",
+    "depends", "depend", "rely", "catch", "catching", "binge", "hooked",
+    "believe", "believing", "get", "getting", "comment", "commenting", "vote", "spend", "spending",
 }  # fmt: skip
 _POSSESSIVES = {"my", "your", "ur", "our", "his", "her", "their"}
-# Plans and past acts at a clock time are not the time now: "meet me at 7pm", "woke up at 6am".
-_NOT_NOW_AT = {
-    "meet",
-    "see",
-    "call",
-    "text",
-    "ring",
-    "pick",
-    "wake",
-    "woke",
-    "start",
-    "starts",
-    "leave",
-    "until",
-    "till",
-}
-_CONTRACTION_FOLLOWERS = _LOCATIVE | {
-    "so",
-    "not",
-    "still",
-    "home",
-    "being",
-    "getting",
-    "going",
-    "gonna",
-    "been",
-    "just",
-}
 
 
 @dataclass
@@ -149,86 +106,6 @@ class ClauseCues:
     props: list[str] = field(default_factory=list)
     clears: dict[str, set[str]] = field(default_factory=dict)  # field -> values to drop if current
     removed_garments: list[str] = field(default_factory=list)
-
-
-def _word_set(tokens: list[str]) -> set[str]:
-    return (
-        set(tokens)
-        | {t.split("'")[0] for t in tokens if "'" in t}
-        | {"'" + t.split("'", 1)[1] for t in tokens if "'" in t}
-    )
-
-
-def _relative_is(tokens: list[str], index: int) -> bool:
-    """'my brother's at the arcade' ('s = is) but not 'my brother's hoodie' (a possession)."""
-    token = tokens[index]
-    if not token.endswith("'s") or token[:-2] not in _RELATIVES:
-        return False
-    following = tokens[index + 1] if index + 1 < len(tokens) else ""
-    return following in _CONTRACTION_FOLLOWERS or following.endswith("ing")
-
-
-def subject_of(tokens: list[str]) -> str | None:
-    """'first', 'second', 'third' or None (no subject: "at the gym rn" is the speaker talking about itself)."""
-    for index, token in enumerate(tokens):
-        if index and tokens[index - 1] in _PREPOSITIONS:
-            continue  # "with my friends", "to you": objects, not subjects
-        following = tokens[index + 1] if index + 1 < len(tokens) else ""
-        if token in _FIRST:
-            if token in {"my", "our"} and (following in _RELATIVES or (following and _relative_is(tokens, index + 1))):
-                return "third"
-            if token == "me":
-                continue
-            return "first"
-        if token in _SECOND:
-            if token == "your" and following in _RELATIVES:
-                return "third"
-            return "second"
-        if token in _THIRD or _relative_is(tokens, index):
-            return "third"
-        if token in _RELATIVES and (index == 0 or tokens[index - 1] in {"the", "a", "his", "her", "their"}):
-            return "third"  # "sister is at the zoo", "the team is here"; not "ballet class"
-    return None
-
-
-def _thing_subject(tokens: list[str]) -> str | None:
-    """'the sea is so blue', 'my coffee is cold': the clause describes a thing, not the speaker."""
-    if not tokens or tokens[0] not in {"the", "this", "that", "these", "those", "my", "our", "his", "her", "their"}:
-        return None
-    for index in range(1, min(4, len(tokens))):
-        token = tokens[index]
-        if token in _COPULAS and index > 1:
-            return tokens[index - 1]
-        if token.endswith("'s") and token not in _FIRST | _SECOND | _THIRD:
-            return token[:-2]
-        if not is_word(token):
-            return None
-    return None
-
-
-def tense_of(tokens: list[str], places: set[int] | None = None) -> str:
-    """'present', 'future' or 'past'. "going to" a place is moving there now; "going to" do something is future."""
-    words = _word_set(tokens)
-    text = " ".join(tokens)
-    if words & _PRESENT or "right now" in text:
-        return "present"
-    going_to_do = any(
-        a == "going" and b == "to" and index + 2 < len(tokens) and tokens[index + 2] not in DETERMINERS
-        and (index + 2) not in (places or set())
-        for index, (a, b) in enumerate(zip(tokens, tokens[1:], strict=False))
-    )  # fmt: skip
-    if words & _FUTURE or "'ll" in words or going_to_do:
-        return "future"
-    if words & _PAST:
-        return "past"
-    return "present"
-
-
-def _negated(tokens: list[str], start: int) -> bool:
-    before = tokens[max(0, start - 6) : start]
-    if any(t in _NEGATORS or t.endswith("n't") or t in {"isnt", "dont", "aint", "arent", "wasnt"} for t in before):
-        return True
-    return start > 0 and tokens[start - 1] == "no" or ("anymore" in tokens[start:] and "not" in tokens)
 
 
 def _has_trigger(tokens: list[str], start: int, triggers: set[str], vocabulary: Vocabulary, limit: int = 4) -> bool:
@@ -254,34 +131,6 @@ def _place_lead(tokens: list[str], start: int) -> int:
     return -1
 
 
-def _leaving(lead: list[str]) -> bool:
-    """'left the park', 'out of the shower', 'back from the gym' (but 'hi from the beach' is being there)."""
-    while lead and lead[-1] in DETERMINERS:
-        lead = lead[:-1]
-    recent = lead[-3:]
-    if recent and recent[-1] in {"in", "at", "on", "to"}:
-        return False  # "heading out to the pier" is going there
-    if "from" in recent:
-        index = len(lead) - len(recent) + recent.index("from")
-        return index > 0 and lead[index - 1] in {"back", "home", "came", "returned", "returning", "got"}
-    return any(t in _LEAVING for t in recent)
-
-
-def _clock_time(tokens: list[str]) -> str | None:
-    """'it's 9pm' -> 'night', '7:30 am' -> 'morning'."""
-    match = _CLOCK.search(" ".join(tokens))
-    if not match or not 1 <= int(match.group(1)) <= 12:
-        return None
-    hour = int(match.group(1)) % 12 + (12 if match.group(2) == "pm" else 0)
-    if 5 <= hour < 12:
-        return "morning"
-    if hour < 14 and hour >= 12:
-        return "noon"
-    if hour < 18 and hour >= 14:
-        return "afternoon"
-    return "evening" if 18 <= hour < 21 else "night"
-
-
 def _value(phrase: NounPhrase, span: Span) -> str:
     """The phrase's own words with the head in its canonical form ("snowy mountains" -> "snowy mountain")."""
     extra = phrase.words[:-1]
@@ -304,13 +153,13 @@ class _ClauseReader:
         self.used: set[int] = set()
         places = {s.start for s in self.spans if s.entry.category == "locations"}
         self.tense = tense_of(self.tokens, places)
-        words = _word_set(self.tokens)
+        words = word_set(self.tokens)
         liking = any(
             a in {"i", "we", "you", "u"} and b in {"like", "likes"}
             for a, b in zip(self.tokens, self.tokens[1:], strict=False)
         )
-        self.generic = (bool(words & _GENERIC) or liking) and not request
-        self.thing = _thing_subject(self.tokens)
+        self.generic = (bool(words & GENERIC) or liking) and not request
+        self.thing = thing_subject(self.tokens)
         self.locations: list[tuple[bool, str]] = []  # (had a preposition, value)
 
     def read(self) -> ClauseCues:
@@ -320,7 +169,7 @@ class _ClauseReader:
         self._known_places()
         self._open_places()
         self._other_spans()
-        clock = _clock_time(self.tokens) if not set(self.tokens) & _NOT_NOW_AT else None
+        clock = clock_time(self.tokens)
         if clock and self.tense == "present" and not self.request:
             self.cues.sets["time_of_day"] = clock
         if self.locations:
@@ -344,7 +193,7 @@ class _ClauseReader:
             phrase = phrase_before(tokens, span, self.spans, self.vocabulary, stop=_OUTFIT_TRIGGERS | _OUTFIT_REMOVAL)
             start = phrase.start
             removal = any(t in _OUTFIT_REMOVAL for t in tokens[max(0, start - 4) : start])
-            if _negated(tokens, start) or removal or "off" in tokens[span.end : span.end + 2]:
+            if is_negated(tokens, start) or removal or "off" in tokens[span.end : span.end + 2]:
                 self.cues.removed_garments.append(span.entry.canonical)
                 self._use(start, span.end)
                 continue
@@ -377,7 +226,7 @@ class _ClauseReader:
                 continue
             phrase = phrase_after(tokens, index + 1, self.by_start)
             removing = any(t in _OUTFIT_REMOVAL for t in tokens[max(0, index - 3) : index])
-            if removing or _negated(tokens, index + 1):
+            if removing or is_negated(tokens, index + 1):
                 continue
             while phrase and self._take_open_garment(phrase, needs_evidence=weak, costume=costume):
                 if not strong or phrase.end >= len(tokens) or tokens[phrase.end] != "and":
@@ -412,7 +261,7 @@ class _ClauseReader:
     def _set_place(self, value: str, start: int, end: int, *, prepositional: bool) -> None:
         tokens = self.tokens
         lead = tokens[max(0, start - 4) : start]
-        if _negated(tokens, start) or (not self.request and _leaving(lead)):
+        if is_negated(tokens, start) or (not self.request and is_leaving(lead)):
             self.cues.clears.setdefault("location", set()).add(value)
             self._use(start, end)
             return
@@ -429,7 +278,9 @@ class _ClauseReader:
             following = self.by_start.get(span.end)
             if following and following.entry.category == "locations":
                 continue  # "beach house", "airport lounge": the later word heads the phrase
-            phrase = phrase_before(tokens, span, self.spans, self.vocabulary, stop=_LOCATIVE | {"to"})
+            if tokens[span.start] in PARTS and tokens[span.end : span.end + 1] == ["of"]:
+                continue  # "the deck of the ship", "the roof of the hotel": the place is the one after "of"
+            phrase = phrase_before(tokens, span, self.spans, self.vocabulary, stop=LOCATIVE | {"to"})
             compound = phrase_after(tokens, span.end, self.by_start, limit=2) if span.end < len(tokens) else None
             words = list(phrase.words)
             end = span.end
@@ -446,7 +297,7 @@ class _ClauseReader:
                 words, end = [*words, *compound.words], compound.end  # "bus shelter", "train platform"
                 value = kept_phrase(words)
             lead = _place_lead(tokens, phrase.start)
-            prepositional = lead >= 0 and tokens[lead] in _LOCATIVE | {"to"} and self._place_allowed(lead)
+            prepositional = lead >= 0 and tokens[lead] in LOCATIVE | {"to"} and self._place_allowed(lead)
             if lead >= 0 and tokens[lead] == "to" and not prepositional:
                 continue  # "going to the gym later" is not being there
             at_start = span.start <= 1 and phrase.start == 0 and not self.request and self.thing is None
@@ -489,7 +340,7 @@ class _ClauseReader:
             return
         token = tokens[at]
         if token.endswith("'s") and (at + 1 >= len(tokens) or not is_word(tokens[at + 1])):
-            value = "parents' house" if token[:-2] in _RELATIVES else "friend's house"
+            value = "parents' house" if token[:-2] in RELATIVES else "friend's house"
             self._set_place(value, at, at + 1, prepositional=True)
 
     # everything else ------------------------------------------------------------------------------------------
@@ -499,7 +350,7 @@ class _ClauseReader:
             category, value = span.entry.category, span.entry.canonical
             if span.start in self.used or category in {"locations", "outfits", "accessories"}:
                 continue
-            negated = _negated(tokens, span.start)
+            negated = is_negated(tokens, span.start)
             if category in {"activities", "weather", "times"}:
                 field_name = {"activities": "activity", "weather": "weather", "times": "time_of_day"}[category]
                 if negated:
@@ -544,7 +395,8 @@ def _is_place_noun(phrase: NounPhrase) -> bool:
 def read_clause(clause: Clause, speaker: Speaker, vocabulary: Vocabulary, *, request: bool = False) -> ClauseCues:
     """Cues one clause gives about the persona. `request`: the clause is part of a user's picture request."""
     tokens = clause.tokens
-    subject = subject_of(tokens)
+    nouns = {s.start for s in vocabulary.find(tokens) if s.entry.category in {"locations", "outfits", "props"}}
+    subject = subject_of(tokens, nouns)
     about_persona = subject in {None, "first"} if speaker == "persona" else subject in {None, "second"}
     if not about_persona or (clause.question and not request):
         return ClauseCues()

@@ -3,7 +3,8 @@
 `SceneExtractor` is the interface; `OfflineSceneExtractor` is the rule-based one that needs nothing but this
 package. Rules, in short: only the persona's own words move its scene (the user's "I'm at work" is about the user);
 newer cues replace older ones; negation and leaving clear a cue; past and future statements are ignored; a new
-location makes the old activity and props stale unless the same turn restates them.
+location makes the old activity and props stale unless the same turn restates them. Places and garments the
+vocabulary does not know are kept in the speaker's words (personas/phrases.py), never swapped for another item.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def outfit_items(outfit: str | None) -> list[str]:
     return [item.strip() for item in (outfit or "").split(",") if item.strip()]
 
 
+def _names_one_of(value: str | None, dropped: set[str]) -> bool:
+    """'left the mountain' clears "snowy mountain": a kept phrase ends in the word that names it."""
+    return bool(value) and any(value == d or value.endswith(" " + d) or d.endswith(" " + value) for d in dropped)
+
+
 def _join(items: list[str]) -> str | None:
     return ", ".join(dict.fromkeys(items)) or None
 
@@ -44,7 +50,7 @@ class _TurnUpdate:
 
     def apply(self, cues: ClauseCues) -> None:
         for name, dropped in cues.clears.items():
-            if self.values.get(name) in dropped:
+            if _names_one_of(self.values.get(name), dropped):
                 self.values[name] = None
         for name, value in cues.sets.items():
             self.values[name] = value

@@ -9,6 +9,7 @@ An age of 18 or more is never a cue ("24 y.o.", "she is 18", "18+"). Numbers alo
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from personas.policy.normalize import TextForms
 
@@ -110,10 +111,12 @@ def _foreign_pattern(lang: str, unit: str, *, not_before: str, not_after: str = 
     return re.compile(_B + before + number + r" ?" + unit + _E + after)
 
 
+_AGO_ES_PT = "hace|desde|en|por|durante|hay|cada|ha|faz|em"
 # "hace 14 años", "il y a 14 ans", "vor 14 Jahren", "14 anni fa": years ago, not an age.
 _FOREIGN = [
-    ("es", _foreign_pattern("es", r"anos", not_before="hace|desde|en|por|durante|hay|cada", not_after="atras|mas|despues")),
-    ("pt", _foreign_pattern("pt", r"anos", not_before="ha|faz|em|por|durante|desde|cada", not_after="atras|depois|mais")),
+    # Spanish and Portuguese share "anos" once accents are folded, so they share the "ago" words too
+    ("es", _foreign_pattern("es", r"anos", not_before=_AGO_ES_PT, not_after="atras|mas|despues|depois|mais")),
+    ("pt", _foreign_pattern("pt", r"anos", not_before=_AGO_ES_PT, not_after="atras|mas|despues|depois|mais")),
     ("fr", _foreign_pattern("fr", r"ans", not_before="a|depuis|pendant|dans|en|pour|tous les", not_after="plus tard|apres")),
     ("de", _foreign_pattern("de", r"(?:jahre(?: alt\w*)?|jahrig\w*|jaehrig\w*|j alt)", not_before="vor|seit|fur|in|nach|alle",
                             not_after="lang|spater|her")),
@@ -159,6 +162,10 @@ def minor_age_cues(forms: TextForms) -> list[str]:
             age = _number(match.group(1), _TABLES[lang])
             if age < ADULT_AGE:
                 found.setdefault(f"age {age}", None)
+    this_year = date.today().year
+    for match in _BORN.finditer(reading):
+        if 0 <= this_year - int(match.group(1)) < ADULT_AGE:
+            found.setdefault(f"born {match.group(1)}", None)
     for match in _RU_AGE.finditer(forms.native):
         age = _number(match.group(1), _RU_TABLE)
         if age < ADULT_AGE:
@@ -177,4 +184,7 @@ def stated_ages(forms: TextForms) -> list[int]:
 
 _ENGLISH_AGES = [re.compile(pattern) for pattern in _ENGLISH_AGE]
 _UNDER_RE = re.compile(_UNDER)
+_BORN = re.compile(
+    _B + r"(?:born|birth year|year of birth|dob|date of birth)(?: in| on)? (?:\d{1,2} ){0,2}((?:19|20)\d\d)" + _E
+)
 _GRADE_RES = [(re.compile(pattern), kind) for pattern, kind in _GRADES]

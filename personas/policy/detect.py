@@ -31,7 +31,7 @@ _HARD = TermSet(
     glued=lexicon.EXPLICIT_GLUED,
 )
 _SUGGESTIVE = TermSet(lexicon.EXPLICIT_SUGGESTIVE, latin_patterns=lexicon.EXPLICIT_SUGGESTIVE_PATTERNS)
-_CLOTHING = TermSet(lexicon.CLOTHING_TERMS, native_patterns=lexicon.CLOTHING_NATIVE)
+_CLOTHING = TermSet(lexicon.CLOTHING_TERMS, native_patterns=lexicon.CLOTHING_NATIVE, glued=lexicon.CLOTHING_GLUED)
 _MODESTY = TermSet(lexicon.MODESTY_TERMS)
 _ADULT = TermSet(lexicon.ADULT_TERMS)
 

@@ -29,6 +29,18 @@ _MINOR_AS_ADJECTIVE = (
     "celebrity concern concerns difference differences risk risks glitch glitches annoyance note notes version "
     "character characters third thirds seventh sixth arcana"
 )
+# Words after "kids"/"children's" that make it about things for children, not a child in the picture.
+_FOR_CHILDREN = (
+    "menu menus meal meals book books author authors illustrator illustrators literature librarian librarians "
+    "charity charities rights advocate advocates section department size sizes tv television channel show shows "
+    "program programme programs programmes film films movie movies song songs toy toys store stores clothing"
+)
+# "nude lipstick", "nude heels": the colour of skin, not a body.
+_NUDE_AS_COLOUR = (
+    "lipstick lipsticks lip lips lipgloss gloss makeup heels heel pumps shoes sandals flats boots color colour "
+    "colored coloured tone tones toned shade shades palette nail nails polish manicure eyeshadow blush beige pink "
+    "stockings tights pantyhose hosiery"
+)
 _MUSIC_KEY = "b c d e f g flat sharp"  # not "a": "she is a minor"
 # "law school", "old school": schools for adults, or no school at all.
 _ADULT_SCHOOL = (
@@ -44,11 +56,13 @@ MINOR_TERMS: list[Term] = [
               "middle schooler, high schooler, grade schooler, preschooler, homeschooler, kindergartener, "
               "kindergartner, little girl, little boy, young girl, young boy, little one, jailbait, underage, "
               "under age, underaged, minor girl, minor boy, baby face, babyface"),
-    *terms(F, "children, childrens, children's, kiddos, childlike, child like, childish body, teenage, teenaged, "
+    *terms(F, "children, kiddos, childlike, child like, childish body, teenage, teenaged, "
               "teen aged, tweenage, babies, baby faced, barely legal, not of age, not of legal age, puberty, "
-              "school aged, school age, quinceanera, childhood photo, childhood photos, childhood picture, "
+              "school aged, school age, under the age of consent, below the age of consent, under age of consent, "
+              "under legal age, below legal age, not legal yet, not yet legal, quinceanera, childhood photo, childhood photos, childhood picture, "
               "childhood pictures, childhood pic, childhood self, childhood body"),
-    *terms(N, "kid", not_after="menu menus meal meals gloves glove leather goat goats"),
+    *terms(N, "kid", not_after=_FOR_CHILDREN + " gloves glove leather goat goats"),
+    *terms(F, "children's, childrens, child's", not_after=_FOR_CHILDREN),
     *terms(N, "minor", not_after=_MINOR_AS_ADJECTIVE, not_before=_MUSIC_KEY),
     *terms(N, "baby", label="baby", needs_before="a the this that newborn little tiny as infant human real"),
     *terms(F, "baby sister, baby brother, baby daughter, baby son, baby cousin, baby photo, baby photos, "
@@ -83,7 +97,7 @@ MINOR_TERMS: list[Term] = [
 ]  # fmt: skip
 
 MINOR_NATIVE: list[tuple[str, str]] = [
-    (r"ni[ñn]([ao]s?|it[ao]s?)\b", "minor (other language)"),  # es: niña, niño; "nina" alone is a name
+    (r"niñ([ao]s?|it[ao]s?)\b", "minor (other language)"),  # es: niña, niño; "nina" alone is a name
     (
         r"\b(реб[её]н\w*|дет(и|ей|ям|ьми|ях)\b|детск\w*|девочк\w*|мальчик\w*|школьн\w*|школ[аеуыо]\w*|"
         r"несовершеннолетн\w*|подрост\w*|малолет\w*|тинейджер\w*|лоли\b|шота\b)",
@@ -97,24 +111,13 @@ MINOR_NATIVE: list[tuple[str, str]] = [
 ]
 
 _TEEN_AS_NUMBER = re.compile(r"(thir|four|fif|six|seven|eigh|nine|nin|can|velve|ump|s)teen|teenth")
+_GLUED_MINOR_WORDS = (
+    "loli shota preteen underage schoolgirl schoolboy jailbait toddler tween schooler kindergart madchen maedchen "
+    "schulkind schuljunge"
+)
 MINOR_GLUED: list[Glued] = [
     Glued("teen", "teen", _TEEN_AS_NUMBER),
-    *(
-        Glued(word, word)
-        for word in (
-            "loli",
-            "shota",
-            "preteen",
-            "underage",
-            "schoolgirl",
-            "schoolboy",
-            "jailbait",
-            "toddler",
-            "tween",
-            "schooler",
-            "kindergart",
-        )
-    ),
+    *(Glued(word, word) for word in _GLUED_MINOR_WORDS.split()),
 ]
 
 # ---- explicit wording --------------------------------------------------------------------------------------------
@@ -122,7 +125,8 @@ MINOR_GLUED: list[Glued] = [
 # Garments whose removal undresses someone (a jacket or coat coming off does not).
 _CORE_GARMENT = (
     r"(?:clothes|clothing|dress|dresses|shirt|shirts|t ?shirt|top|tops|bra|bras|panties|pants|trousers|underwear|"
-    r"knickers|bikini(?: top| bottoms?)?|swimsuit|skirt|jeans|shorts|lingerie|thong|leggings|blouse|uniform|gown)"
+    r"knickers|bikini(?: top| bottoms?)?|swimsuit|skirt|jeans|shorts|lingerie|thong|leggings|blouse|uniform|gown|"
+    r"ropa|ropas|vetements|habits|kleidung|kleider|klamotten|roupa|roupas|vestiti|mutande|unterwasche|culotte|bh)"
 )
 _GARMENT = r"(?:" + _CORE_GARMENT + r"|sweater|hoodie|jacket|coat|robe|towel|outfit|apron|sheet|bed ?sheet|blanket)"
 _COVER = r"(?:a |an |her |his |my |your |their |some |the |any |all |of )?"
@@ -133,11 +137,21 @@ _E = r"(?<![a-z0-9])"
 _UNDRESSING_VERB = (
     r"(?:no|without|minus|sans|remove[sd]?|removing|tak(?:e|es|en|ing) off|took off|pull(?:s|ed|ing)? off|"
     r"rip(?:s|ped|ping)? off|strip(?:s|ped|ping)? off|slip(?:s|ped|ping)? (?:off|out of)|peel(?:s|ed|ing)? off|"
-    r"unbutton(?:s|ed|ing)?|unzip(?:s|ped|ping)?|unhook(?:s|ed|ing)?|out of|lose|loses|losing|drop(?:s|ped|ping)?)"
+    r"unbutton(?:s|ed|ing)?|unzip(?:s|ped|ping)?|unhook(?:s|ed|ing)?|out of|lose|loses|losing|drop(?:s|ped|ping)?|"
+    r"free of|devoid of|bereft of|sin|sem|senza|ohne)"
 )
 
 EXPLICIT_HARD: list[Term] = [
-    *terms(N, "nude, nudist, naturist, nipple, areola, boob, boobie, titty, genital, penis, vagina, vulva, clit, "
+    *terms(N, "nude", not_after=_NUDE_AS_COLOUR),
+    *terms(F, "naked", not_after="truth eye eyes flame flames bulb lightbulb wire wires ambition aggression greed"),
+    *terms(F, "topless", not_after="car cars convertible jeep jeeps bus roof"),
+    *terms(F, "bottomless", not_after="brunch brunches mimosa mimosas drink drinks coffee fries pit pits cup cups "
+                                      "refill refills glass well"),
+    *terms(V, "undress", not_after="salad salads wound wounds lumber timber stone"),
+    *terms(F, "breasts", not_before="chicken turkey duck goose quail"),
+    *terms(F, "sex", not_after="education ed ratio ratios chromosome chromosomes determination difference "
+                               "differences assigned"),
+    *terms(N, "nudist, naturist, nipple, areola, boob, boobie, titty, genital, penis, vagina, vulva, clit, "
               "labia, pussy, cock, dick pic, blowjob, blow job, handjob, hand job, footjob, cumshot, creampie, "
               "orgasm, porn, porno, pornstar, porn star, hentai, lewd, smut, ecchi, nude pic, nudie, noods, "
               "stripper, striptease, strip club, lap dance, camgirl, cam girl, thirst trap, dildo, vibrator, "
@@ -145,10 +159,11 @@ EXPLICIT_HARD: list[Term] = [
               "ahegao, upskirt, downblouse, nip slip, sideboob, side boob, underboob, under boob, cameltoe, "
               "camel toe, birthday suit, nakey, nekkid, nudism, naturism, skinny dip, onlyfans, playboy, "
               "rule 34, r 18, r18, xxx, x rated, fap, jerk off, intercourse, threesome, gangbang, bukkake"),
-    *terms(F, "naked, nakedness, nudity, topless, bottomless, tits, titties, boobies, breasts, bare breasted, "
-              "bare breast, bare breasts, genitalia, pubic, anal, oral sex, cumming, sex, sexual, sexually, "
+    *terms(F, "nakedness, nudity, tits, titties, boobies, bare breasted, "
+              "bare breast, bare breasts, genitalia, pubic, anal, oral sex, cumming, sexual, sexually, "
               "sexualized, sexualised, sexting, pornographic, pornography, erotic, erotica, eroticism, "
-              "nsfw, uncensored, horny, aroused, arousal, unclothed, unclad, undressed, disrobed, au naturel, "
+              "nsfw, uncensored, horny, aroused, arousal, unclothed, unclad, disrobed, au naturel, au natural, "
+              "nuddy, nuddie, "
               "in the buff, in the nude, in the raw, in the altogether, stark naked, starkers, butt naked, "
               "buck naked, wearing nothing, with nothing on, has nothing on, had nothing on, have nothing on, "
               "nothing on but, not wearing anything, without a stitch, not a stitch, without any clothes, "
@@ -159,7 +174,7 @@ EXPLICIT_HARD: list[Term] = [
               "have sex, having sex, had sex, fuck me, fuck her, fuck him, fucking her, fucking me, "
               "talk dirty, dirty talk, wet t shirt, body paint, body painting, implied nudity, covered only by, "
               "full frontal, exposed breasts, exposed body"),
-    *terms(V, "undress, disrobe, masturbate, grope, fondle, molest, rape, sext, strip naked, strip nude, "
+    *terms(V, "disrobe, masturbate, grope, fondle, molest, rape, sext, strip naked, strip nude, "
               "strip off, strip down, strip for, strip out of"),
     *terms(F, "stripping"),
     *terms(F, "cum", not_after="laude"),
@@ -186,13 +201,20 @@ EXPLICIT_SUGGESTIVE: list[Term] = [
               "provocative, provocatively, suggestive, lingerie, panties, panty, thong, thongs, g string, "
               "negligee, underwear, bra and panties, boudoir, shirtless, bare chested, bare chest, "
               "lenceria, ropa interior, sous vetements, culotte, unterwasche, unterwaesche, dessous, calcinha, "
-              "mutande, mutandine, shitagi"),
+              "mutande, mutandine, shitagi, undies, skivvies, knickers, unmentionables, something naughty, "
+              "something dirty, something spicy, something lewd, naughty pose, leaves nothing to the imagination, "
+              "leaving nothing to the imagination"),
 ]  # fmt: skip
 
 EXPLICIT_HARD_PATTERNS: list[tuple[str, str]] = [
     (_E + _UNDRESSING_VERB + " " + _COVER + _CORE_GARMENT + r"(?![a-z0-9])", "undressed"),
     (_E + _CORE_GARMENT + r" (?:off|removed|gone|on the floor)(?![a-z0-9])", "undressed"),
     (_E + r"(?:wearing|in|dressed in|clad in|with) nothing but(?![a-z0-9])", "undressed"),
+    (
+        _E + r"(?:bare|naked|exposed|uncovered) " + _COVER + r"(?:bottom|butt|ass|buttocks|behind|body|bod|breasts?|"
+        r"nipples?|crotch|genitals|privates|booty|cheeks|torso)(?![a-z0-9])",
+        "bare body",
+    ),
     (_E + r"nothing but " + _COVER + _SMALL_COVER + r"(?![a-z0-9])", "undressed"),
 ]
 EXPLICIT_SUGGESTIVE_PATTERNS: list[tuple[str, str]] = [
@@ -209,7 +231,7 @@ EXPLICIT_SUGGESTIVE_PATTERNS: list[tuple[str, str]] = [
         "revealing clothes",
     ),
     (
-        _E + r"(?:in|wearing|only|just) (?:a |an |her |his |my |your |only |just )?(?:bra|panties|thong|underwear|"
+        _E + r"(?:in|only|just) (?:a |an |her |his |my |your |only |just )?(?:bra|panties|thong|underwear|"
         r"lingerie|knickers|boxers|briefs|g string)(?![a-z0-9])",
         "underwear",
     ),
@@ -233,6 +255,19 @@ EXPLICIT_GLUED: list[Glued] = [
     *(Glued(word, word) for word in ("naked", "porn", "hentai", "nsfw", "topless", "lingerie", "nipple", "boobs")),
 ]
 
+CLOTHING_GLUED: list[Glued] = [
+    Glued("pants", "pants"),
+    Glued("coat", "coat", re.compile(r"coati|coating")),
+    Glued("shirt", "shirt"),
+    Glued("skirt", "skirt", re.compile(r"skirting")),
+    Glued("jacket", "jacket"),
+    Glued("sweater", "sweater"),
+    Glued("dress", "dress", re.compile(r"address|dresser|dressage|dressing")),
+    Glued("suit", "suit", re.compile(r"pursuit|suite|suitab|lawsuit|suitor|suitcase")),
+    Glued("wear", "clothing", re.compile(r"footwear|eyewear|headwear|wearing|wearer|wearable|swear")),
+    Glued("kleid", "clothing"),
+]
+
 # ---- clothing, modesty and adult words (negative prompts) --------------------------------------------------------
 
 CLOTHING_TERMS: list[Term] = [
@@ -241,13 +276,14 @@ CLOTHING_TERMS: list[Term] = [
               "bathing suit, one piece, robe, gown, jumpsuit, overall, kimono, pajama, pyjama, nightgown, "
               "nightie, uniform, costume, tank top, crop top, tube top, halter top, bikini top, turtleneck, "
               "bodysuit, leotard, apron, towel, corset, camisole, cami, tunic, poncho, parka, sundress, tuxedo, "
-              "suit, lingerie, thong, negligee, onesie, sarong, shawl, cape, cloak"),
+              "suit, lingerie, thong, negligee, onesie, sarong, shawl, cape, cloak, sweatpant, overcoat, raincoat, "
+              "trenchcoat, windbreaker, kleid"),
     *terms(F, "clothes, clothing, clothed, dressed, dressing, apparel, attire, wardrobe, garments, pants, "
               "trousers, jeans, shorts, underwear, panties, knickers, boxers, briefs, swimwear, sportswear, "
               "outerwear, sleepwear, nightwear, loungewear, activewear, tops, top, covered, covered up, "
               "fully dressed, "
               "ropa, vestido, vestida, camisa, falda, pantalones, vetements, vetement, habille, habillee, "
-              "jupe, chemise, kleidung, kleid, bekleidet, angezogen, hemd, roupa, roupas, "
+              "jupe, chemise, kleidung, kleider, klamotten, bekleidet, angezogen, hemd, roupa, roupas, "
               "saia, calcas, vestiti, vestito, vestita, abiti, camicia, pantaloni, odezhda, fuku"),
 ]  # fmt: skip
 

@@ -69,6 +69,7 @@ _SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){2,}[a-z](?![a-z0-9])")
 _LONG_REPEAT = re.compile(r"([a-z])\1{2,}")
 _ANY_REPEAT = re.compile(r"([a-z])\1+")
 _SPACES = re.compile(r" {2,}")
+_MASKED = re.compile(r"(?<![\w*])[a-z]+(?:\*+[a-z]+)+(?![\w*])")
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,15 @@ class TextForms:
         rejoined, long letter runs shortened; digits stay digits (ages are read here).
     ages: `latin` with English number words written as digits ("fourteen" -> "14", "ninth" -> "9th").
     loose: extra readings for obfuscated words: leetspeak (both readings of "1"), separators inside a word
-        dropped, doubled letters collapsed.
+        dropped, doubled letters collapsed, case changes not read as word breaks ("TeEnAgEr").
+    masked: words with letters masked by "*" ("n*de", "p**n"), for the word lists to fill in.
     """
 
     native: str
     latin: str
     ages: str
     loose: tuple[str, ...]
+    masked: tuple[str, ...] = ()
 
     def words(self) -> tuple[str, ...]:
         """Every Latin reading (for word lists)."""
@@ -103,10 +106,10 @@ def _fold_char(char: str) -> str:
     return char
 
 
-def _fold(text: str) -> str:
+def _fold(text: str, *, split_camel: bool = True) -> str:
     """Case-folded, accents dropped, every letter mapped to the Latin letter it passes for."""
     text = "".join(_fold_char(ch) for ch in text)
-    text = _CAMEL.sub(" ", text).casefold()
+    text = (_CAMEL.sub(" ", text) if split_camel else text).casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFKC", text).translate(_FOLD)
@@ -163,14 +166,16 @@ def text_forms(text: str) -> TextForms:
 
     loose: list[str] = []
     squeezed = _INNER_SEPARATOR.sub("", folded)
+    one_case = _fold(cleaned, split_camel=False)
     for table in (_LEET_I, _LEET_L):
-        for source in (folded, squeezed):
+        for source in (folded, squeezed, one_case):
             reading = _split_words(_leet(source, table))
             reading = _tidy(_rejoin_spelled(reading))
             for variant in (_LONG_REPEAT.sub(r"\1\1", reading), _ANY_REPEAT.sub(r"\1", reading)):
                 if variant != latin and variant not in loose:
                     loose.append(variant)
-    return TextForms(native=native, latin=latin, ages=ages, loose=tuple(loose))
+    masked = tuple(dict.fromkeys(_MASKED.findall(folded)))
+    return TextForms(native=native, latin=latin, ages=ages, loose=tuple(loose), masked=masked)
 
 
 def normalize(text: str) -> str:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from personas.policy.normalize import TextForms
 
 _VOWELS = "aeiou"
 _WORD_EDGE_BEFORE = r"(?<![a-z0-9])"
-_WORD_EDGE_AFTER = r"(?![a-z0-9])"
+_WORD_EDGE_AFTER = r"(?![a-z0-9]|'[a-z])"  # "children" is not all of "children's"
 _WORD = re.compile(r"[a-z0-9']+")
+_DOUBLED = re.compile(r"([a-z])\1+")
 
 
 class Kind(Enum):
@@ -94,6 +95,10 @@ def _form_pattern(form: str) -> str:
     return " ?".join(re.escape(word) for word in form.split())
 
 
+def _with_collapsed(words: frozenset[str]) -> frozenset[str]:
+    return words | {_DOUBLED.sub(r"\1", word) for word in words}
+
+
 def _neighbour_words(text: str, start: int, end: int) -> tuple[str, str]:
     before = _WORD.findall(text[max(0, start - 40) : start])
     after = _WORD.match(text[end:].lstrip(" "))
@@ -122,12 +127,23 @@ class TermSet:
     _contextual: list[tuple[Term, re.Pattern[str]]] = field(init=False, default_factory=list)
     _native: list[tuple[re.Pattern[str], str]] = field(init=False, default_factory=list)
     _patterns: list[tuple[re.Pattern[str], str]] = field(init=False, default_factory=list)
+    _whole_words: dict[str, str] = field(init=False, default_factory=dict)  # one-word forms -> label
 
     def __post_init__(self) -> None:
         plain_forms: list[str] = []
         for term in self.latin_terms:
             label = term.label or term.phrase
+            if term.has_context:  # the loose readings collapse doubled letters ("heels" -> "hels"); so do the rules
+                term = replace(
+                    term,
+                    not_before=_with_collapsed(term.not_before),
+                    not_after=_with_collapsed(term.not_after),
+                    needs_before=_with_collapsed(term.needs_before),
+                )
             forms = sorted(term.forms(), key=len, reverse=True)
+            for form in forms:
+                if " " not in form and not term.needs_before:
+                    self._whole_words.setdefault(form, label)
             if term.has_context:
                 pattern = _WORD_EDGE_BEFORE + "(?:" + "|".join(map(_form_pattern, forms)) + ")" + _WORD_EDGE_AFTER
                 self._contextual.append((term, re.compile(pattern)))
@@ -160,10 +176,24 @@ class TermSet:
                 if pattern.search(reading):
                     found.setdefault(label, None)
             for token in set(reading.split()):
+                if token in self._whole_words:
+                    continue  # a whole word is judged by the word lists and their context rules
                 for glued in self.glued:
                     if glued.text in token and not (glued.unless and glued.unless.search(token)):
                         found.setdefault(glued.label, None)
+        for word in forms.masked:
+            label = self._unmask(word)
+            if label:
+                found.setdefault(label, None)
         for pattern, label in self._native:
             if pattern.search(forms.native):
                 found.setdefault(label, None)
         return list(found)
+
+    def _unmask(self, word: str) -> str | None:
+        """The label of a one-word form that `word` could be with its "*" filled in ("p*rn" -> porn)."""
+        pattern = re.compile("[a-z]{1,3}".join(re.escape(part) for part in re.split(r"\*+", word)))
+        for form, label in self._whole_words.items():
+            if len(form) <= len(word) + 2 and pattern.fullmatch(form):
+                return label
+        return None

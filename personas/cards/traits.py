@@ -16,82 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from personas.cards import trait_words as lex
 from personas.vocabulary import load_vocabulary
-
-# Head nouns by trait. "Needs a modifier": the noun alone says nothing ("her eyes") and is dropped.
-_HAIR = {"hair", "locks", "mane", "curls"}
-_HAIRSTYLES = {
-    "bun", "braid", "braids", "ponytail", "ponytails", "pigtails", "twintails", "bangs", "fringe", "bob",
-    "chignon", "dreadlocks", "dreads", "cornrows", "undercut", "mohawk", "afro", "updo", "buzzcut", "mullet",
-    ("pixie", "cut"), ("buzz", "cut"), ("shaved", "head"), ("bald", "head"),
-}  # fmt: skip
-_EYES = {"eyes", "eye"}
-_SKIN = {"skin", "complexion", "tan", ("skin", "tone")}
-_FACE = {"face", "nose", "lips", "jaw", "jawline", "cheekbones", "chin", "ears", "brows", "eyebrows", "teeth"}
-_BODY = {"build", "figure", "frame", "physique", "body", "stature", "shoulders", "arms", "legs"}
-_MARKS = {
-    "freckles", "dimples", "scar", "scars", "tattoo", "tattoos", "mole", "birthmark", "stubble", "beard",
-    "mustache", "moustache", "goatee", "sideburns", "piercing", "piercings", "makeup", "eyeliner", "lipstick",
-    "tusks", "horns", "wings", "tail", "fangs", "whiskers", "antlers", "halo", "ribbon", "hairpin", "glasses",
-    ("nose", "ring"), ("nose", "stud"), ("lip", "ring"), ("beauty", "mark"), ("tattoo", "sleeve"),
-}  # fmt: skip
-_NEEDS_MODIFIER = {"hair", "eyes", "skin", "face", "body"}
-_EXTRA_GARMENTS = {
-    "outfit", "armor", "armour", "cloak", "cape", "robe", "robes", "vest", "pants", "trousers", "bodysuit",
-    "uniform", "tracksuit", "tracksuits", "tunic", "garb", "attire", "clothes", "clothing", "shoes", "apron",
-    "corset", "stockings", "cardigans", "hoodies", "sweaters", "shirts", "skirts", "dresses", "gowns",
-}  # fmt: skip
-_SUBJECTS = {
-    "woman": "female", "girl": "female", "lady": "female", "female": "female", "man": "male", "boy": "male",
-    "guy": "male", "gentleman": "male", "male": "male",
-}  # fmt: skip
-_PRONOUNS = {
-    "she": "female", "her": "female", "hers": "female", "herself": "female",
-    "he": "male", "him": "male", "his": "male", "himself": "male",
-}  # fmt: skip
-_BUILD = {
-    "tall", "short", "petite", "slender", "slim", "thin", "skinny", "lean", "lanky", "muscular", "athletic", "toned",
-    "curvy", "voluptuous", "stocky", "burly", "chubby", "plump", "heavyset", "broad-shouldered", "willowy", "wiry",
-    "towering", "frail", "hulking", "brawny", "svelte",
-}  # fmt: skip
-_SKIN_WORDS = {"pale", "tanned", "freckled", "sun-kissed", "sunburnt", "dusky", "swarthy", "ashen"}
-_SPECIES = {
-    "elf", "elven", "orc", "dwarf", "vampire", "demon", "angel", "android", "robot", "cyborg", "werewolf", "fairy",
-    "mermaid", "kitsune", "catgirl", "succubus", "goblin", "dragon", "centaur", "ghost", "undead", "zombie",
-    "half-elf", "tiefling", "nymph", "dryad", "witch",
-}  # fmt: skip
-_MINOR_WORDS = {
-    "teen", "teens", "teenager", "teenage", "schoolgirl", "schoolboy", "child", "kid", "loli", "shota", "underage",
-    "minor", "preteen", "toddler", "tween",
-}  # fmt: skip
-_FUNCTION_WORDS = set(
-    """a an the her his their its my your our she he they it i you we me him them is are was were be been being
-    am has have had having with without and or but of in on at to from by for into over under behind past across
-    through that which who whom whose when while where as than like this these those there here not no nothing
-    so too also always usually often sometimes never typically normally mostly rarely still just only even
-    currently now then one's own some any all each every both either neither upon about around between along
-    wears wearing wore wear dressed dresses dress keeps kept looks look looking seems seem appears appear
-    stands stand moves move falls fall reaches reach lives live gets got makes made goes went loves likes hates
-    dislikes enjoys prefers wants needs does do did can could will would should may might must tied pulled
-    hidden covered usually if because although though despite since until despite what how why whether""".split()
-)
-# A segment with one of these talks about things the character does not wear ("she hates dresses").
-_NOT_WORN_VERBS = {
-    "likes", "like", "loves", "love", "hates", "hate", "dislikes", "dislike", "enjoys", "sells", "collects",
-    "designs", "sews", "makes", "buys", "wants", "prefers", "dreams", "wishes", "fan",
-}  # fmt: skip
-_WEAR_VERBS = {"wears", "wear", "wearing", "wore", "dressed", "dresses", "clad", "sports", "dons"}
-_COPULAS = {"is", "are", "was", "were", "looks", "look", "seems", "seem"}
-_PREPOSITIONS = {"with", "in", "into", "behind", "by", "at", "on", "from", "over", "under", "to", "across", "past"}
-_BOUNDARY = {",", "and", "but", "with", "from", "or", "in", "who", "that", "which", "."}
-_LOOK_KEYS = {"appearance", "looks", "physical", "visual", "physique"}
-# Section keys ("Personality: ...") whose value says nothing about looks.
-_SKIP_KEYS = {
-    "personality", "likes", "dislikes", "loves", "hates", "hobbies", "hobby", "backstory", "history", "occupation",
-    "job", "profession", "goals", "goal", "fears", "speech", "quirks", "secrets", "relationships", "relationship",
-    "scenario", "motto", "habits", "mind", "mannerisms", "skills", "abilities", "background", "name", "nickname",
-    "traits", "weaknesses", "strengths", "family", "summary", "tags",
-}  # fmt: skip
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*|[^\sa-z0-9]")
 _WPP_GROUP = re.compile(r"([a-z][a-z ]{0,30}?)\s*\(([^()]*\"[^()]*)\)")
@@ -174,10 +100,10 @@ class _Found:
 @lru_cache(maxsize=1)
 def _heads() -> dict[tuple[str, ...], str]:
     """Head noun (as a token tuple) -> trait category. Garments are found with the shared scene vocabulary."""
-    heads: dict[tuple[str, ...], str] = {(word,): "garment" for word in _EXTRA_GARMENTS}
+    heads: dict[tuple[str, ...], str] = {(word,): "garment" for word in lex.EXTRA_GARMENTS}
     groups = (
-        ("hair", _HAIR), ("hairstyle", _HAIRSTYLES), ("eyes", _EYES), ("skin", _SKIN), ("face", _FACE),
-        ("body", _BODY), ("mark", _MARKS),
+        ("hair", lex.HAIR), ("hairstyle", lex.HAIRSTYLES), ("eyes", lex.EYES), ("skin", lex.SKIN), ("face", lex.FACE),
+        ("body", lex.BODY), ("mark", lex.MARKS),
     )  # fmt: skip
     for category, words in groups:
         for word in words:
@@ -266,7 +192,7 @@ def _items(value: str) -> list[str]:
 
 def _keyed(key: str, value: str, found: _Found) -> None:
     words = set(re.split(r"[\s/&'-]+", key.replace("'s", "")))
-    if words & {"personality", "likes", "dislikes"} or (words & _SKIP_KEYS and not words & _LOOK_KEYS):
+    if words & {"personality", "likes", "dislikes"} or (words & lex.SKIP_KEYS and not words & lex.LOOK_KEYS):
         return
     items = _items(value)
     if words & {"hair", "eyes", "eye", "skin"}:
@@ -281,12 +207,12 @@ def _keyed(key: str, value: str, found: _Found) -> None:
             getattr(found, head if head != "eyes" else "eyes").append(" ".join(plain[:5]) + f" {head}")
     elif words & {"height"}:
         for item in items:
-            if item in _BUILD:
+            if item in lex.BUILD:
                 found.body.append(item)
-    elif words & ({"body", "build", "figure", "physique"} | _LOOK_KEYS) and not (
+    elif words & ({"body", "build", "figure", "physique"} | lex.LOOK_KEYS) and not (
         words & {"body"} and any(len(i.split()) > 4 for i in items)
     ):
-        if words & _LOOK_KEYS:
+        if words & lex.LOOK_KEYS:
             _free_text(value, found)
         else:
             found.body.extend(i for i in items if len(i.split()) <= 3)
@@ -298,7 +224,7 @@ def _keyed(key: str, value: str, found: _Found) -> None:
             found.age = int(items[0])
     elif words & {"gender", "sex"}:
         for item in items:
-            gender = _SUBJECTS.get(item.split()[0] if item else "")
+            gender = lex.SUBJECTS.get(item.split()[0] if item else "")
             if gender:
                 found.gender_votes[gender] += 10
     elif words & {"species", "race"}:
@@ -347,19 +273,17 @@ def _free_text(segment: str, found: _Found) -> None:
             continue
         head = tuple(tokens[index : index + span])
         before = _modifiers_before(tokens, index, heads)
-        after = _modifiers_after(tokens, index + span, heads) if category in _NEEDS_MODIFIER else []
+        after = _modifiers_after(tokens, index + span, heads) if category in lex.NEEDS_MODIFIER else []
         words = [*before, *after]
         used.update(range(index - len(before), index + span))
         index += span
-        if category in _NEEDS_MODIFIER and not words:
+        if category in lex.NEEDS_MODIFIER and not words:
             continue
         if category == "body" and head[0] in {"arms", "legs", "shoulders"} and not words:
             continue
         if category == "garment" and not _worn(tokens, index - span):
             continue
         phrase = " ".join([*words, *head])
-        if category == "body" and words and words[-1] in _BUILD and head[0] in {"build", "frame", "figure"}:
-            phrase = " ".join([*words, *head])
         target = {
             "hair": found.hair, "hairstyle": found.hair, "eyes": found.eyes, "skin": found.skin, "face": found.features,
             "body": found.body, "mark": found.features, "garment": found.clothing,
@@ -368,24 +292,26 @@ def _free_text(segment: str, found: _Found) -> None:
     for position, token in enumerate(tokens):
         following = tokens[position + 1] if position + 1 < len(tokens) else "."
         previous = tokens[position - 1] if position else ""
-        if token in _PRONOUNS:
-            found.gender_votes[_PRONOUNS[token]] += 1
-        if token in _SUBJECTS and previous not in {"a", "an", "the"} | _PRONOUNS.keys() | {"'s"}:
-            found.gender_votes[_SUBJECTS[token]] += 2
+        if token in lex.PRONOUNS:
+            found.gender_votes[lex.PRONOUNS[token]] += 1
+        if token in lex.SUBJECTS and previous not in {"a", "an", "the"} | lex.PRONOUNS.keys() | {"'s"}:
+            found.gender_votes[lex.SUBJECTS[token]] += 2
             found.young = found.young or token in {"girl", "boy"}
-        elif token in _SUBJECTS:
-            found.gender_votes[_SUBJECTS[token]] += 3
+        elif token in lex.SUBJECTS:
+            found.gender_votes[lex.SUBJECTS[token]] += 3
             found.young = found.young or token in {"girl", "boy"} or previous == "young"
-        if token in _MINOR_WORDS:
+        if token in lex.MINOR_WORDS:
             found.minor = True
         if position in used:
             continue
-        if token in _SPECIES and following not in {"'s"}:
+        if token in lex.SPECIES and following not in {"'s"}:
             found.species.append(token)
-        elif (token in _SKIN_WORDS or token.endswith("-skinned")) and (following in _BOUNDARY or previous in _COPULAS):
+        elif (token in lex.SKIN_WORDS or token.endswith("-skinned")) and (
+            following in lex.BOUNDARY or previous in lex.COPULAS
+        ):
             found.skin.append(token)
-        elif token in _BUILD and (
-            following[0].isdigit() or following in _BOUNDARY or following in _SUBJECTS or previous in _COPULAS
+        elif token in lex.BUILD and (
+            following[0].isdigit() or following in lex.BOUNDARY or following in lex.SUBJECTS or previous in lex.COPULAS
         ):
             found.body.append(token)
         elif token in {"elderly", "middle-aged"} and not found.age_phrase:
@@ -396,9 +322,9 @@ def _worn(tokens: list[str], index: int) -> bool:
     """False when the nearest verb before a garment is one of liking or making ("she hates dresses"), not one of
     wearing ("likes knitting and wears sweaters")."""
     for token in reversed(tokens[:index]):
-        if token in _WEAR_VERBS:
+        if token in lex.WEAR_VERBS:
             return True
-        if token in _NOT_WORN_VERBS:
+        if token in lex.NOT_WORN_VERBS:
             return False
     return True
 
@@ -407,10 +333,10 @@ def _is_modifier(token: str, heads: dict[tuple[str, ...], str]) -> bool:
     return (
         token[0].isalpha()
         and "'" not in token
-        and token not in _FUNCTION_WORDS
+        and token not in lex.FUNCTION_WORDS
         and heads.get((token,), "mark") in ("mark", "hairstyle")  # "piercing green eyes", "buzzcut white hair"
-        and token not in _SUBJECTS
-        and token not in _PRONOUNS
+        and token not in lex.SUBJECTS
+        and token not in lex.PRONOUNS
     )
 
 
@@ -438,7 +364,7 @@ def _modifiers_before(tokens: list[str], index: int, heads: dict[tuple[str, ...]
 def _modifiers_after(tokens: list[str], index: int, heads: dict[tuple[str, ...], str]) -> list[str]:
     """Words after a copula: "hair is long and silver" -> long, silver. A participle followed by a preposition
     ("is tied with a ribbon") is a verb, not a description."""
-    if index >= len(tokens) or tokens[index] not in _COPULAS:
+    if index >= len(tokens) or tokens[index] not in lex.COPULAS:
         return []
     position = index + 1
     while position < len(tokens) and tokens[position] in {"a", "an", "the"}:
@@ -452,11 +378,11 @@ def _modifiers_after(tokens: list[str], index: int, heads: dict[tuple[str, ...],
             if position + 1 < len(tokens) and _is_modifier(following, heads) and not after_next[0].isalpha():
                 position += 1
                 continue
-            if position + 1 < len(tokens) and _is_modifier(following, heads) and after_next in _BOUNDARY:
+            if position + 1 < len(tokens) and _is_modifier(following, heads) and after_next in lex.BOUNDARY:
                 position += 1
                 continue
             break
-        if not _is_modifier(token, heads) or (token.endswith("ed") and following in _PREPOSITIONS):
+        if not _is_modifier(token, heads) or (token.endswith("ed") and following in lex.PREPOSITIONS):
             break
         words.append(token)
         position += 1

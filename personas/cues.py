@@ -85,6 +85,7 @@ _PROP_TRIGGERS = {
     "and",
     "cuddling",
 }
+_INTENSIFIERS = {"so", "soo", "sooo", "super", "really", "very", "pretty", "kinda", "literally", "just", "such"}
 _FILLERS = {"the", "a", "an", "my", "our", "your", "ur", "this", "that", "some", "his", "her", "little", "new", "local"}
 # Subjects whose adjectives are the weather ("the sky is grey"); other things' are not ("my coffee is cold").
 _WEATHER_THINGS = {"weather", "sky", "skies", "air", "day", "wind", "sun", "clouds", "outside", "temperature"}
@@ -112,7 +113,7 @@ def _has_trigger(tokens: list[str], start: int, triggers: set[str], vocabulary: 
     for token in reversed(tokens[max(0, start - limit) : start]):
         if token in triggers:
             return True
-        if token not in _FILLERS and token not in vocabulary.modifiers:
+        if token not in _FILLERS and token not in vocabulary.modifiers and token not in _INTENSIFIERS:
             return False
     return False
 
@@ -292,7 +293,7 @@ class _ClauseReader:
                 and not compound.head
                 and tokens[span.end] not in DETERMINERS
                 and not verb_like(tokens[span.end])
-                and _is_place_noun(compound)
+                and _is_place_noun(compound, self.vocabulary)
             ):
                 words, end = [*words, *compound.words], compound.end  # "bus shelter", "train platform"
                 value = kept_phrase(words)
@@ -324,7 +325,7 @@ class _ClauseReader:
                     phrase = phrase_after(tokens, phrase.end + 1, self.by_start)
             if not phrase or phrase.head or any(i in self.used for i in range(phrase.start, phrase.end)):
                 continue
-            if not _is_place_noun(phrase):
+            if not _is_place_noun(phrase, self.vocabulary):
                 continue
             if token == "in" and determiner not in {"the", "this", "that"}:
                 continue  # "in my X" / "in a X" may be a garment or a place; without a clothing word, leave it
@@ -380,10 +381,11 @@ class _ClauseReader:
                     cues.props.append(value)
 
 
-def _is_place_noun(phrase: NounPhrase) -> bool:
+def _is_place_noun(phrase: NounPhrase, vocabulary: Vocabulary) -> bool:
     head = phrase.words[-1] if phrase.words else ""
     return (
         len(head) >= 3
+        and head not in vocabulary.modifiers  # "at the extremely long ..." has not reached its noun
         and head not in NON_PLACES
         and head not in NON_GARMENTS
         and not head.isdigit()

@@ -169,10 +169,15 @@ def phrase_before(
     ends = {span.end: span for span in spans}
     words: list[tuple[int, int]] = [(head.start, head.end)]
     index = head.start
-    while index > 0 and len(words) <= MAX_WORDS - 1:
+    while index > 0 and len(words) < 2 * MAX_WORDS:  # long phrases: find their start, keep the words near the head
         span = ends.get(index)
-        if span and span.entry.category in {"weather", "activities", "locations", "outfits", "accessories"}:
+        slot = bool(span) and span.start > 0 and tokens[span.start - 1] in DETERMINERS | stop | vocabulary.modifiers
+        if span and span.entry.category in {"weather", "locations", "outfits", "accessories"}:
             words.insert(0, (span.start, span.end))
+            index = span.start
+            continue
+        if span and span.entry.category == "activities" and slot:
+            words.insert(0, (span.start, span.end))  # "my hiking boots", not "driving home"
             index = span.start
             continue
         token = tokens[index - 1]
@@ -182,14 +187,16 @@ def phrase_before(
             continue
         if token in stop or (not is_word(token) and token not in vocabulary.modifiers):
             break
-        if verb_like(token) and token not in vocabulary.modifiers:
+        if token.endswith("ing") and len(token) > 4 and token not in vocabulary.modifiers:
             before = tokens[index - 2] if index >= 2 else ""
-            if before not in DETERMINERS and before not in stop:
-                break  # "riding boots" after "my" is a kind of boots; "bought boots" is not
+            if before not in DETERMINERS and before not in stop and before not in vocabulary.modifiers:
+                break  # "my riding boots", "a long winding trail"; not "grooming boots'
         words.insert(0, (index - 1, index))
         index -= 1
+    start = words[0][0]
+    words = words[-MAX_WORDS:]
     kept = _kept_words(tokens, words)
-    return NounPhrase(words[0][0], head.end, kept or [tokens[head.start]], head)
+    return NounPhrase(start, head.end, kept or [tokens[head.start]], head)
 
 
 def _kept_words(tokens: list[str], words: list[tuple[int, int]]) -> list[str]:

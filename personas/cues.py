@@ -295,6 +295,8 @@ class _ClauseReader:
                 and not verb_like(tokens[span.end])
                 and _is_place_noun(compound, self.vocabulary)
             ):
+                if phrase.start and tokens[phrase.start - 1] in _POSSESSIVES | {"a", "an"}:
+                    continue  # "in my work lanyard": the place word describes a thing of mine, maybe worn
                 words, end = [*words, *compound.words], compound.end  # "bus shelter", "train platform"
                 value = kept_phrase(words)
             lead = _place_lead(tokens, phrase.start)
@@ -317,9 +319,9 @@ class _ClauseReader:
             if determiner not in DETERMINERS:
                 self._possessive_place(index)
                 continue
-            if determiner in _POSSESSIVES:
-                continue  # "on my sleeve", "in my head": someone's unknown thing is rarely a place
             phrase = phrase_after(tokens, index + 1, self.by_start)
+            if determiner in _POSSESSIVES and not (phrase and "'s" in " ".join(tokens[phrase.start : phrase.end])):
+                continue  # "on my sleeve", "in my head" are no places; "at my friend's graduation" is
             if phrase and phrase.words and phrase.words[-1] in PARTS and phrase.end + 1 < len(tokens):
                 if tokens[phrase.end] == "of":  # "the top of the lighthouse"
                     phrase = phrase_after(tokens, phrase.end + 1, self.by_start)

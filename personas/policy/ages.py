@@ -22,14 +22,28 @@ _NOT_AN_AGE = (
     r"(?! ?(?:%|percent|cm|mm|km|kg|kgs|kilos?|lb|lbs|pounds?|inch|inches|ft|feet|foot|m|meters?|metres?|miles?|"
     r"minutes?|mins?|hours?|hrs?|h|seconds?|secs?|days?|weeks?|months?|dollars?|euros?|bucks|times|points?|"
     r"pm|am|o'clock|k|th|st|nd|rd|x|people|of|out|more|less|or more|bucks|followers|likes|degrees?)(?![a-z0-9]))"
-    r"(?! ?(?:years?|yrs?)(?! ?(?:old|of age|young)))"
+    r"(?! ?(?:years?|yrs?)(?![a-z0-9])(?! ?(?:old|of age|young|;|$)))"  # "is 15 years." states an age, "15 years into" does not
+)
+_PERSON = (
+    r"she|he|they|who|sister|brother|daughter|son|girl|boy|kid|child|cousin|niece|nephew|friend|girlfriend|"
+    r"boyfriend|gf|bf|student|character|persona|char|user"  # "{{char}} is 15" in character cards
 )
 _ENGLISH_AGE = [
     _B + _N + r" ?(?:yo|y o|yrs? old|years? old|yr old|years? of age|yrs? of age|years? young|year old)" + _E,
-    _B + r"(?:age|aged|ages|age of|at age|at the age of)" + r" " + _N + _E + r"(?! ?(?:%|percent|rating))",
-    _B + r"(?:i'm|im|i am|she's|shes|she is|he's|hes|he is|they're|theyre|they are|who's|who is|you're|youre|"
-    r"you are|she was|he was|i was|turned|turning|turns|just turned|be|being)"
+    _B
+    + r"(?:age|aged|ages|age of|at age|at the age of)(?: is| was| =| of)?"
+    + r" "
+    + _N
+    + _E
+    + r"(?! ?(?:%|percent|rating))",
+    _B + r"(?:i'm|im|i am|you're|youre|you are|i was|turned|turning|turns|just turned|be|being|"
+    r"(?:" + _PERSON + r")(?: ;)?(?:'s| is| was| turned| turns| just turned))"
     r" (?:only |just |barely |about |around |like |almost |nearly |now |already )?" + _N + _E + _NOT_AN_AGE,
+    # "looks 14", "could pass for 13": two digits only ("looking 4 a date", "looks like 2 cents")
+    _B + r"(?:looks?|looking|appears?(?: to be)?|seems?(?: to be)?|(?:could )?pass(?:es)? (?:as|for))"
+    r" (?:about |around |like |maybe |barely |only |just )?(\d{2})" + _E + _NOT_AN_AGE,
+    # "Mia, 16" / "Mia (16)": a name or a word for a person, then a bare number, opening a text or a clause
+    r"(?:^|; )[a-z]+(?: [a-z]+)? ; (\d{1,2})(?= ;|$)",
     _B + r"(?:girl|boy|child|kid|daughter|son|teen|lass|lad|student|woman|man|female|male|lady|maiden|youth|"
     r"person|persona) (?:of|aged|age) " + _N + _E,
     _B + r"(\d{2}) ?f" + _E,  # "16F", "(15 f)": the forum way to state age and sex
@@ -179,7 +193,7 @@ def minor_age_cues(forms: TextForms) -> list[str]:
 
 def stated_ages(forms: TextForms) -> list[int]:
     """Every age the text states in English, adult or not (used to avoid a second, conflicting adult age)."""
-    return [int(match.group(1)) for pattern in _ENGLISH_AGES[:4] for match in pattern.finditer(forms.ages)]
+    return [int(match.group(1)) for pattern in _ENGLISH_AGES[:6] for match in pattern.finditer(forms.ages)]
 
 
 _ENGLISH_AGES = [re.compile(pattern) for pattern in _ENGLISH_AGE]

@@ -252,7 +252,7 @@ EXPLICIT_NATIVE: list[tuple[str, str]] = [
 
 EXPLICIT_GLUED: list[Glued] = [
     Glued("nude", "nude", re.compile(r"denude")),
-    *(Glued(word, word) for word in ("naked", "porn", "hentai", "nsfw", "topless", "lingerie", "nipple", "boobs")),
+    *(Glued(word, word) for word in ("naked", "porn", "hentai", "nsfw", "topless", "nipple", "boobs")),
 ]
 
 CLOTHING_GLUED: list[Glued] = [

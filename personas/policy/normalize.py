@@ -55,6 +55,7 @@ _LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": 
                          "$": "s", "!": "i", "|": "l", "€": "e"})  # fmt: skip
 _LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
 _HAS_LEET = re.compile(r"[0-9@$!|€]")
+_LEET_NEXT_TO_LETTER = re.compile(r"[a-z][0-9@$!|€]|[0-9@$!|€][a-z]")
 
 # Where a phrase must not run on: sentence ends, commas, brackets. Everything else that is not a letter or digit
 # (dots, dashes, underscores, slashes, stars, quotes) separates words inside a phrase.
@@ -65,7 +66,7 @@ _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 # Separators inside one word: "nu.de", "s-e-x", "n_u_d_e". Dropping them rejoins the word.
 _INNER_SEPARATOR = re.compile(r"(?<=[a-z0-9@$])[.\-_*·•~+'`^/\\:](?=[a-z0-9@$])")
 # Letters spelled out one at a time: "t e e n", "n.u.d.e" (after separators became single spaces).
-_SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){2,}[a-z](?![a-z0-9])")
+_SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] +){2,}[a-z](?![a-z0-9])")
 _LONG_REPEAT = re.compile(r"([a-z])\1{2,}")
 _ANY_REPEAT = re.compile(r"([a-z])\1+")
 _SPACES = re.compile(r" {2,}")
@@ -108,6 +109,8 @@ def _fold_char(char: str) -> str:
 
 def _fold(text: str, *, split_camel: bool = True) -> str:
     """Case-folded, accents dropped, every letter mapped to the Latin letter it passes for."""
+    if text.isascii():  # the common case: nothing to fold but case
+        return (_CAMEL.sub(" ", text) if split_camel else text).casefold()
     text = "".join(_fold_char(ch) for ch in text)
     text = (_CAMEL.sub(" ", text) if split_camel else text).casefold()
     decomposed = unicodedata.normalize("NFKD", text)
@@ -139,6 +142,9 @@ def _tidy(text: str) -> str:
 
 
 def _leet(text: str, table: dict[int, str]) -> str:
+    if not _LEET_NEXT_TO_LETTER.search(text):
+        return text
+
     def swap(match: re.Match[str]) -> str:
         word = match.group()
         core = word.rstrip("!|")  # "nude!" ends a sentence, it is no "nudei"
@@ -167,8 +173,9 @@ def text_forms(text: str) -> TextForms:
     loose: list[str] = []
     squeezed = _INNER_SEPARATOR.sub("", folded)
     one_case = _fold(cleaned, split_camel=False)
-    for table in (_LEET_I, _LEET_L):
-        for source in (folded, squeezed, one_case):
+    tables = (_LEET_I, _LEET_L) if _LEET_NEXT_TO_LETTER.search(folded) else (_LEET_I,)
+    for table in tables:
+        for source in dict.fromkeys((folded, squeezed, one_case)):
             reading = _split_words(_leet(source, table))
             reading = _tidy(_rejoin_spelled(reading))
             for variant in (_LONG_REPEAT.sub(r"\1\1", reading), _ANY_REPEAT.sub(r"\1", reading)):

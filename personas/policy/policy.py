@@ -131,9 +131,10 @@ def check_picture(
     nsfw_allowed: the persona's admin allowed NSFW. age_restricted: the channel (or a thread's parent) is.
     has_reference: the persona is drawn from an uploaded photo.
     """
-    minor = find_minor_cues(persona_text) + find_minor_cues(request) + find_minor_cues(prompt)
-    sexual = explicit_terms(request) + explicit_terms(prompt)
-    undressing = negative_undresses(negative)
+    request_forms, prompt_forms, negative_forms = text_forms(request), text_forms(prompt), text_forms(negative)
+    minor = find_minor_cues(persona_text) + find_minor_cues(request_forms) + find_minor_cues(prompt_forms)
+    sexual = explicit_terms(request_forms) + explicit_terms(prompt_forms)
+    undressing = negative_undresses(negative_forms)
     must_stay_clothed = has_reference or not nsfw_allowed or not age_restricted or bool(minor)
 
     def refuse(reason: Reason, where: str, found: Iterable[str]) -> PictureDecision:
@@ -143,7 +144,7 @@ def check_picture(
     if minor and (sexual or undressing):
         return refuse(Reason.MINOR, "request/prompt" if sexual else "negative", minor + (sexual or undressing))
     if sexual or (undressing and not must_stay_clothed):
-        if younger := negative_makes_younger(negative):
+        if younger := negative_makes_younger(negative_forms):
             return refuse(Reason.MINOR, "negative", younger)
     if sexual:
         if has_reference:

@@ -4,6 +4,7 @@ calls at setup, at picture time and before posting."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -228,9 +229,9 @@ def test_a_negative_that_makes_the_body_younger_is_refused_for_explicit_pictures
     ["24 y.o.", "she is 18", "aged 30", "a 19-year-old college student", "grade A coffee", "kids menu",
      "just kidding", "a minor detail", "law school graduate", "comic strip", "nude lipstick", "Nina, 27"],
 )  # fmt: skip
-def test_adults_and_innocent_words_are_not_minor_and_explicit(text):
-    assert not (find_minor_cues(text) and is_explicit(text))
-    assert not find_minor_cues(text) or not is_explicit(text)
+def test_adults_and_innocent_words_are_neither_minor_nor_explicit(text):
+    assert not find_minor_cues(text), text
+    assert not is_explicit(text), text
 
 
 def test_adult_nsfw_persona_in_an_age_restricted_channel_may_be_explicit():
@@ -360,7 +361,7 @@ def test_normalize_reads_words_not_spelling(text, expected):
 @pytest.mark.parametrize(
     "text",
     ['[Character("Aiko") Age("15") Gender("Female")]', "{{char}} is 15 years old", "{{char}} is 15.", "Mia (16)",
-     "Mia, 16, loves art", "her age is 15", "she looks 14", "could pass for 13", "born in " + str(2025 - 5),
+     "Mia, 16, loves art", "her age is 15", "she looks 14", "could pass for 13", f"born in {date.today().year - 5}",
      "ᴛᴇᴇɴ", "t̷e̷e̷n̷", "🇹🇪🇪🇳", "TeEnAgEr", "k*d", "14 años", "14 ans", "14-jährige", "14 anni", "14 лет", "14歳"],
 )  # fmt: skip
 def test_ages_and_words_in_card_formats_and_disguises_are_minor_cues(text):

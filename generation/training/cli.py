@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def train_lora_main(argv: list[str]) -> int:
     started = time.perf_counter()
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a usage error already told in one sentence
+        return int(exit.code or 0)
     if args.out.suffix != ".safetensors":
         return _fail(f"--out must name a .safetensors file, not {args.out.name}")
     from generation.devices import resolve_device, resolve_dtype

@@ -59,7 +59,7 @@ def unet_targets(unet, suffixes: tuple[str, ...]) -> list[str]:
     return [
         name
         for name, module in unet.named_modules()
-        if isinstance(module, torch.nn.Linear)
+        if _is_linear(module)
         and name.split(".")[0] in {"down_blocks", "mid_block", "up_blocks"}
         and any(name.endswith(f".{suffix}") for suffix in suffixes)
     ]
@@ -69,8 +69,17 @@ def text_encoder_targets(encoder, suffixes: tuple[str, ...]) -> list[str]:
     return [
         name
         for name, module in encoder.named_modules()
-        if isinstance(module, torch.nn.Linear) and ".self_attn." in name and name.rsplit(".", 1)[-1] in suffixes
+        if _is_linear(module) and ".self_attn." in name and name.rsplit(".", 1)[-1] in suffixes
     ]
+
+
+def _is_linear(module: torch.nn.Module) -> bool:
+    """A linear layer, bare or already wrapped by peft for a persona LoRA."""
+    from peft.tuners.lora import LoraLayer
+
+    if isinstance(module, LoraLayer):
+        module = module.get_base_layer()
+    return isinstance(module, torch.nn.Linear)
 
 
 def inject(pipe, targets: dict[str, list[str]], *, rank: int, seed: int) -> list[TrainedLayer]:

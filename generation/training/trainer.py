@@ -105,24 +105,27 @@ class TrainingRun:
         self._closed = False
         for component in lora_layers.components(pipe).values():
             component.requires_grad_(False)
+        self._checkpointing_enabled_here = False
         self._layers = lora_layers.inject(pipe, self._targets(), rank=self.settings.rank, seed=self.settings.seed)
-        parameters = [p for item in self._layers for p in (item.down, item.up)]
-        self.optimizer = torch.optim.AdamW(
-            parameters, lr=self.settings.learning_rate, weight_decay=self.settings.weight_decay
-        )
-        self.scaler = torch.amp.GradScaler("cuda") if self._autocast_dtype == torch.float16 else None
-        self._identity = {
-            **self.settings.identity(),
-            "training_set": self.training_set.fingerprint(),
-            "model": _model_identity(pipe, model_label),
-        }
-        self._checkpointing_enabled_here = (
-            self._use_gradient_checkpointing() and not pipe.unet.is_gradient_checkpointing
-        )
-        if self._checkpointing_enabled_here:
-            pipe.unet.enable_gradient_checkpointing()
-        if resume and self.checkpoint_dir is not None:
-            self._resume()
+        try:
+            parameters = [p for item in self._layers for p in (item.down, item.up)]
+            self.optimizer = torch.optim.AdamW(
+                parameters, lr=self.settings.learning_rate, weight_decay=self.settings.weight_decay
+            )
+            self.scaler = torch.amp.GradScaler("cuda") if self._autocast_dtype == torch.float16 else None
+            self._identity = {
+                **self.settings.identity(),
+                "training_set": self.training_set.fingerprint(),
+                "model": _model_identity(pipe, model_label),
+            }
+            if self._use_gradient_checkpointing() and not pipe.unet.is_gradient_checkpointing:
+                pipe.unet.enable_gradient_checkpointing()
+                self._checkpointing_enabled_here = True
+            if resume and self.checkpoint_dir is not None:
+                self._resume()
+        except BaseException:
+            self.close()  # a run that cannot start leaves the pipeline as it found it
+            raise
 
     # ----- progress ----------------------------------------------------------------------------------------------
 
@@ -220,7 +223,8 @@ class TrainingRun:
         lora_layers.remove(self.pipe)
         if self._checkpointing_enabled_here:
             self.pipe.unet.disable_gradient_checkpointing()
-        self.optimizer.state.clear()
+        if hasattr(self, "optimizer"):
+            self.optimizer.state.clear()
         self._text_cache.clear()
         self._vae_fp32 = None
         if self.device.type == "cuda":

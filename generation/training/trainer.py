@@ -134,6 +134,15 @@ class TrainingRun:
         return self._step
 
     @property
+    def mixed_precision(self) -> torch.dtype | None:
+        """The autocast precision of the forward passes, or None for full precision."""
+        return self._autocast_dtype
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return bool(self.pipe.unet.is_gradient_checkpointing)
+
+    @property
     def finished(self) -> bool:
         return self._step >= self.settings.steps
 

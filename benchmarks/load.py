@@ -95,9 +95,9 @@ async def run(args: argparse.Namespace) -> dict:
             await asyncio.wait_for(bot.ready_event.wait(), 20)
             names = PERSONAS[: args.personas]
             for name, look in zip(names, LOOKS, strict=False):
-                persona = await bot.store.create_persona(w.guild.id, name=name, appearance=look)
+                persona = await bot.services.store.create_persona(w.guild.id, name=name, appearance=look)
                 for channel in channels:
-                    await bot.store.activate(w.guild.id, channel.id, persona.id)
+                    await bot.services.store.activate(w.guild.id, channel.id, persona.id)
 
             rng = random.Random(5)
             plan = sorted(
@@ -138,7 +138,7 @@ async def run(args: argparse.Namespace) -> dict:
             queue_waits = []
             for message in pictures:
                 selfie_id = int(message.components[0]["components"][0]["custom_id"].split(":")[2])
-                record = await bot.store.get_selfie(w.guild.id, selfie_id)
+                record = await bot.services.store.get_selfie(w.guild.id, selfie_id)
                 queue_waits.append(float(record.parameters.get("queue_wait_s", 0.0)))
             first_waits, mean_waits = {}, {}
             for user in users:

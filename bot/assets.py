@@ -18,7 +18,9 @@ from generation.errors import GenerationError, InvalidAssetError
 from generation.request import GenerationRequest
 
 if TYPE_CHECKING:
-    from bot.client import SelfieBot
+    from bot.services import BotServices
+    from generation.service import GenerationService
+    from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
 
@@ -29,33 +31,33 @@ class PersonaAssets:
     new_files: list[Path] = field(default_factory=list)  # written by this upload: removed again if setup fails
 
 
-async def discard(bot: SelfieBot, paths: list[Path]) -> None:
+async def discard(store: PersonaStore, paths: list[Path]) -> None:
     """Remove files no persona uses (files are shared by content hash across personas and guilds)."""
     for path in paths:
-        if not await bot.store.persona_files_in_use(str(path)):
+        if not await store.persona_files_in_use(str(path)):
             await asyncio.to_thread(path.unlink, True)
 
 
-async def fetch(bot: SelfieBot, attachment: discord.Attachment, limit: int, what: str) -> bytes:
+async def fetch(services: BotServices, attachment: discord.Attachment, limit: int, what: str) -> bytes:
     """Stream an attachment from Discord's CDN (or the configured API host) with the bot's HTTP client."""
-    settings = bot.settings
+    settings = services.settings
     hosts = uploads.download_hosts(settings.api_base)
     return await uploads.fetch_attachment(
-        bot.http_client, attachment, limit, settings.download_timeout_s, what, allowed_hosts=hosts
+        services.http, attachment, limit, settings.download_timeout_s, what, allowed_hosts=hosts
     )
 
 
 async def prepare_assets(
-    bot: SelfieBot, reference: discord.Attachment | None, lora: discord.Attachment | None, lora_scale: float
+    services: BotServices, reference: discord.Attachment | None, lora: discord.Attachment | None, lora_scale: float
 ) -> PersonaAssets:
     """Download, check and store the attachments, and make sure the model can use them. Raises UploadError."""
-    settings = bot.settings
+    settings = services.settings
     assets = PersonaAssets()
     try:
         if reference is not None:
-            if not bot.engine.supports_references:
+            if not services.engine.supports_references:
                 raise UploadError(NO_IP_ADAPTER)
-            data = await fetch(bot, reference, settings.max_reference_bytes, "reference image")
+            data = await fetch(services, reference, settings.max_reference_bytes, "reference image")
             existed = any(settings.references_dir.glob(f"{hashlib.sha256(data).hexdigest()}.*"))
             path, digest = await asyncio.to_thread(uploads.store_reference, data, settings.references_dir)
             if not existed:
@@ -63,20 +65,20 @@ async def prepare_assets(
             assets.fields.update(reference_path=str(path), reference_hash=digest)
         if lora is not None:
             uploads.check_lora_name(lora.filename)
-            data = await fetch(bot, lora, settings.max_lora_bytes, "LoRA file")
+            data = await fetch(services, lora, settings.max_lora_bytes, "LoRA file")
             path, digest, new = await asyncio.to_thread(uploads.store_lora, data, settings.loras_dir)
             if new:
                 assets.new_files.append(path)
             assets.fields.update(lora_path=str(path), lora_hash=digest)
         if assets.fields:
-            await _try_on_model(bot, assets, lora_scale)
+            await _try_on_model(services.service, assets, lora_scale)
     except BaseException:
-        await discard(bot, assets.new_files)
+        await discard(services.store, assets.new_files)
         raise
     return assets
 
 
-async def _try_on_model(bot: SelfieBot, assets: PersonaAssets, lora_scale: float) -> None:
+async def _try_on_model(service: GenerationService, assets: PersonaAssets, lora_scale: float) -> None:
     """One tiny picture through the real service: the LoRA must fit the model and the reference must encode."""
     lora = assets.fields.get("lora_path")
     reference = assets.fields.get("reference_path")
@@ -93,7 +95,7 @@ async def _try_on_model(bot: SelfieBot, assets: PersonaAssets, lora_scale: float
         identity="upload-check",
     )
     try:
-        await bot.service.generate(request)
+        await service.generate(request)
     except InvalidAssetError as error:
         raise UploadError(generation_words(error)) from None
     except GenerationError as error:

@@ -15,21 +15,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import discord
 
-from bot.admission import Refused, Ticket
+from bot.admission import Admission, Refused, Ticket
 from bot.progress import WebhookStatus
-from bot.selfie_flow import SelfieContext
-from bot.storage import JobKind, JobState, SelfieJob
-from bot.webhooks import Speakable
+from bot.replies import ReplyWriter
+from bot.selfie_flow import SelfieFlow
+from bot.selfie_request import Outcome, SelfieContext
+from bot.settings import Settings
+from bot.storage import BotStore, JobKind, JobState, SelfieJob
+from bot.webhooks import Speakable, WebhookManager
 from personas.models import Persona
-
-if TYPE_CHECKING:
-    from bot.client import SelfieBot
+from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
 
@@ -56,94 +57,124 @@ class Intake:
     ticket: Ticket
 
 
-async def take(
-    bot: SelfieBot, kind: JobKind, source_id: int, persona: Persona, channel: Speakable, requester_id: int, text: str
-) -> Intake | None:
-    """Record and admit a request. None: this message/interaction was taken before (a replayed event).
-    Raises `Refused` (the job is closed as refused) when the requester or the server is at its limit."""
-    job_id = await bot.bot_store.enqueue_job(
-        source_kind=kind,
-        source_id=source_id,
-        guild_id=persona.guild_id,
-        channel_id=channel.id,
-        persona_id=persona.id,
-        requester_id=requester_id,
-        request_text=text,
-    )
-    if job_id is None:
-        log.info("%s request %s was already taken; ignoring the repeat", kind, source_id)
-        return None
-    try:
-        ticket = bot.admission.admit(persona.guild_id, requester_id)
-    except Refused as refusal:
-        await bot.bot_store.mark_job_failed(job_id, f"refused: {refusal}")
-        raise
-    return Intake(job_id, ticket)
+class SelfieJobs:
+    """Takes selfie requests in (recorded, de-duplicated, admitted) and answers what a restart left open."""
 
+    def __init__(
+        self,
+        *,
+        queue: BotStore,
+        store: PersonaStore,
+        admission: Admission,
+        webhooks: WebhookManager,
+        replies: ReplyWriter,
+        flow: SelfieFlow,
+        settings: Settings,
+        run_in_background: Callable[..., object],
+        find_channel: Callable[[int], object],
+        find_user: Callable[[int], object],
+    ) -> None:
+        self._queue = queue
+        self._store = store
+        self._admission = admission
+        self._webhooks = webhooks
+        self._replies = replies
+        self._flow = flow
+        self._settings = settings
+        self._background = run_in_background
+        self._find_channel = find_channel
+        self._find_user = find_user
 
-async def abandon(bot: SelfieBot, intake: Intake | None, why: str) -> None:
-    """Close a job that ended before the flow could settle it (the caller has told the requester already)."""
-    if intake is None:
-        return
-    intake.ticket.release()
-    with contextlib.suppress(Exception):  # the store may be closing with the process
-        await bot.bot_store.mark_job_failed(intake.job_id, why)
-
-
-async def tell(bot: SelfieBot, channel: Speakable, persona: Persona, user_id: int, text: str) -> discord.Message:
-    """The persona says `text` to one user (mentioned) in the channel."""
-    return await bot.webhooks.send(
-        channel,
-        persona,
-        content=f"<@{user_id}> {text}"[:2000],
-        allowed_mentions=discord.AllowedMentions(users=[discord.Object(user_id)], roles=False, everyone=False),
-    )
-
-
-async def resume_pending(bot: SelfieBot) -> None:
-    """Answer what the previous process left open; each job is claimed first, so nothing is answered twice."""
-    store, queue, now = bot.store, bot.bot_store, datetime.now(UTC)
-    jobs = await queue.pending_jobs()
-    if jobs:
-        log.info("resuming %d selfie request(s) left from before the restart", len(jobs))
-    for job in jobs:
-        if job.state == JobState.POSTING:
-            await queue.mark_job_failed(job.id, "interrupted while posting; not resent")
-            continue
-        if not await queue.claim_job(job.id, job.attempts):
-            continue
-        persona = await store.get_persona_by_id(job.guild_id, job.persona_id)
-        channel = bot.get_channel(job.channel_id)
-        if persona is None or not isinstance(channel, discord.TextChannel | discord.Thread):
-            await queue.mark_job_failed(job.id, "persona or channel gone after a restart")
-            continue
-        fresh = (now - job.created_at).total_seconds() <= bot.settings.resume_max_age_s
-        if job.source_kind == JobKind.CHAT and fresh and job.attempts + 1 <= MAX_ATTEMPTS:
-            bot.track(_serve_again(bot, job, persona, channel), name=f"resume-{job.id}")
-        else:
-            bot.track(_send_note(bot, job, persona, channel), name=f"note-{job.id}")
-
-
-async def _serve_again(bot: SelfieBot, job: SelfieJob, persona: Persona, channel: Speakable) -> None:
-    ticket = bot.admission.admit(job.guild_id, job.requester_id, force=True)  # it was admitted before the restart
-    try:
-        requester = bot.get_user(job.requester_id) or Requester(job.requester_id)
-        turns = await bot.store.recent_turns(job.guild_id, channel.id, persona.id)
-        caption = await bot.replies.reply(persona, turns, selfie=True)
-        status = WebhookStatus(bot.webhooks, channel, persona, bot.settings.progress_interval_s)
-        context = SelfieContext(
-            persona, channel, requester, job.request_text, caption=caption, job_id=job.id, ticket=ticket, resumable=True
+    async def take(
+        self, *, kind: JobKind, source_id: int, persona: Persona, channel: Speakable, requester_id: int, text: str
+    ) -> Intake | None:
+        """Record and admit a request. None: this message/interaction was taken before (a replayed event).
+        Raises `Refused` (the job is closed as refused) when the requester or the server is at its limit."""
+        job_id = await self._queue.enqueue_job(
+            source_kind=kind,
+            source_id=source_id,
+            guild_id=persona.guild_id,
+            channel_id=channel.id,
+            persona_id=persona.id,
+            requester_id=requester_id,
+            request_text=text,
         )
-        outcome = await bot.flow.run(context, status)
-        if outcome.declined or outcome.refused:
-            await tell(bot, channel, persona, job.requester_id, outcome.declined or outcome.refused or "")
-    finally:
-        ticket.release()
+        if job_id is None:
+            log.info("%s request %s was already taken; ignoring the repeat", kind, source_id)
+            return None
+        try:
+            ticket = self._admission.admit(persona.guild_id, requester_id)
+        except Refused as refusal:
+            await self._queue.mark_job_failed(job_id, f"refused: {refusal}")
+            raise
+        return Intake(job_id, ticket)
 
+    async def abandon(self, intake: Intake | None, why: str) -> None:
+        """Close a job that ended before the flow could settle it (the caller has told the requester already)."""
+        if intake is None:
+            return
+        intake.ticket.release()
+        with contextlib.suppress(Exception):  # the store may be closing with the process
+            await self._queue.mark_job_failed(intake.job_id, why)
 
-async def _send_note(bot: SelfieBot, job: SelfieJob, persona: Persona, channel: Speakable) -> None:
-    # 'posting' first: if the process dies right after the note went out, the next start does not repeat it.
-    if not await bot.bot_store.mark_job_posting(job.id, None):
-        return
-    message = await tell(bot, channel, persona, job.requester_id, RESTART_NOTE)
-    await bot.bot_store.mark_job_failed(job.id, "told to ask again after a restart", message.id)
+    async def tell(self, channel: Speakable, persona: Persona, user_id: int, text: str) -> discord.Message:
+        """The persona says `text` to one user (mentioned) in the channel."""
+        return await self._webhooks.send(
+            channel,
+            persona,
+            content=f"<@{user_id}> {text}"[:2000],
+            allowed_mentions=discord.AllowedMentions(users=[discord.Object(user_id)], roles=False, everyone=False),
+        )
+
+    async def resume_pending(self) -> None:
+        """Answer what the previous process left open; each job is claimed first, so nothing is answered twice."""
+        queue, now = self._queue, datetime.now(UTC)
+        jobs = await queue.pending_jobs()
+        if jobs:
+            log.info("resuming %d selfie request(s) left from before the restart", len(jobs))
+        for job in jobs:
+            if job.state == JobState.POSTING:
+                await queue.mark_job_failed(job.id, "interrupted while posting; not resent")
+                continue
+            if not await queue.claim_job(job.id, job.attempts):
+                continue
+            persona = await self._store.get_persona_by_id(job.guild_id, job.persona_id)
+            channel = self._find_channel(job.channel_id)
+            if persona is None or not isinstance(channel, discord.TextChannel | discord.Thread):
+                await queue.mark_job_failed(job.id, "persona or channel gone after a restart")
+                continue
+            fresh = (now - job.created_at).total_seconds() <= self._settings.resume_max_age_s
+            if job.source_kind == JobKind.CHAT and fresh and job.attempts + 1 <= MAX_ATTEMPTS:
+                self._background(self._serve_again(job, persona, channel), name=f"resume-{job.id}")
+            else:
+                self._background(self._send_note(job, persona, channel), name=f"note-{job.id}")
+
+    async def _serve_again(self, job: SelfieJob, persona: Persona, channel: Speakable) -> None:
+        ticket = self._admission.admit(job.guild_id, job.requester_id, force=True)  # admitted before the restart
+        try:
+            requester = self._find_user(job.requester_id) or Requester(job.requester_id)
+            turns = await self._store.recent_turns(job.guild_id, channel.id, persona.id)
+            caption = await self._replies.reply(persona, turns, selfie=True)
+            status = WebhookStatus(self._webhooks, channel, persona, self._settings.progress_interval_s)
+            context = SelfieContext(
+                persona=persona,
+                channel=channel,
+                requester=requester,
+                request_text=job.request_text,
+                caption=caption,
+                job_id=job.id,
+                ticket=ticket,
+                resumable=True,
+            )
+            outcome = await self._flow.run(context, status)
+            if outcome.kind in {Outcome.DECLINED, Outcome.REFUSED}:
+                await self.tell(channel, persona, job.requester_id, outcome.text)
+        finally:
+            ticket.release()
+
+    async def _send_note(self, job: SelfieJob, persona: Persona, channel: Speakable) -> None:
+        # 'posting' first: if the process dies right after the note went out, the next start does not repeat it.
+        if not await self._queue.mark_job_posting(job.id, None):
+            return
+        message = await self.tell(channel, persona, job.requester_id, RESTART_NOTE)
+        await self._queue.mark_job_failed(job.id, "told to ask again after a restart", message.id)

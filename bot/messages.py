@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.pictures import PictureTooLarge
 from generation.errors import (
     AssetProblem,
     DeviceError,
@@ -73,6 +74,8 @@ def generation_words(error: GenerationError) -> str:
         return _ASSET_WORDS.get(error.problem, "That file could not be used.")
     if isinstance(error, ReferencesUnsupported):
         return NO_IP_ADAPTER
+    if isinstance(error, PictureTooLarge):
+        return "The picture is too large to upload here; the bot owner can lower SELFIE_SIZE."
     if isinstance(error, ModelLoadError | DeviceError):
         return "The image model is not available right now; the bot owner can find the details in the log."
     return "The picture could not be generated this time; the bot owner can find the details in the log."

@@ -65,7 +65,14 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
         bot_store = await BotStore.on(store.database)  # the same file and connection; closed with the store
         service = GenerationService(engine, max_batch=settings.max_batch, max_queue=settings.max_queue)
         try:
-            bot = SelfieBot(settings, store, bot_store, service, engine, http_client)
+            bot = SelfieBot(
+                settings=settings,
+                store=store,
+                bot_store=bot_store,
+                service=service,
+                engine=engine,
+                http_client=http_client,
+            )
         except BaseException:
             await service.close()
             raise

@@ -11,109 +11,68 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import discord
 
 from bot import safety
-from bot.admission import Refused, Ticket
+from bot.admission import Admission, Refused
+from bot.buttons import selfie_view
 from bot.messages import camera_trouble, generation_words
+from bot.pictures import encode_picture, request_for, upload_limit
 from bot.progress import StatusMessage, progress_text
-from bot.views import selfie_view
-from bot.webhooks import Speakable
+from bot.selfie_request import Outcome, SelfieContext, SelfieOutcome
+from bot.services import WorkTracker
+from bot.settings import Settings
+from bot.storage import BotStore
+from bot.webhooks import WebhookManager
+from generation.engine import Engine
 from generation.errors import GenerationError, QueueFullError, ServiceClosedError
-from generation.request import GenerationRequest
-from personas.models import Persona, SelfieRecord
+from generation.service import GenerationService
 from personas.planner import plan_selfie
 from personas.prompting import describe_scene
+from personas.scene import SceneExtractor
 from personas.seeds import take_seed
-
-if TYPE_CHECKING:
-    from bot.client import SelfieBot
+from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 BACK_AFTER_RESTART = "I have to restart for a moment; I'll send your selfie when I'm back 📸"
-
-
-@dataclass
-class SelfieContext:
-    persona: Persona
-    channel: Speakable
-    requester: discord.abc.User
-    request_text: str
-    caption: str | None = None  # the persona's words to go with the picture
-    kind: str | None = None  # force a request kind (`/selfie`)
-    retake_of: SelfieRecord | None = None
-    job_id: int | None = None  # the persisted request (bot/jobs.py), if it was recorded
-    ticket: Ticket | None = None  # admission already granted by the caller; the flow admits otherwise
-    resumable: bool = False  # a restart serves it again (chat jobs), so shutdown postpones instead of failing
-
-
-@dataclass
-class SelfieOutcome:
-    message: discord.WebhookMessage | None = None
-    selfie_id: int | None = None
-    declined: str | None = None  # in-character refusal; nothing was generated
-    error: str | None = None  # generation failed; the sentence says why (already shown in the status)
-    refused: str | None = None  # too many requests (limits, full queue); the caller says it
-    postponed: bool = False  # shutting down; the restart will serve it
-
-
-def encode_picture(image, limit: int) -> tuple[bytes, str]:
-    """PNG when it fits the upload limit, else JPEG at falling quality."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    if buffer.tell() <= limit:
-        return buffer.getvalue(), "selfie.png"
-    rgb = image.convert("RGB")
-    for quality in (92, 85, 75, 60):
-        buffer = io.BytesIO()
-        rgb.save(buffer, format="JPEG", quality=quality)
-        if buffer.tell() <= limit:
-            return buffer.getvalue(), "selfie.jpg"
-    raise GenerationError("The picture is too large to upload here; lower SELFIE_SIZE.")
-
-
-def upload_limit(channel: Speakable) -> int:
-    guild = getattr(channel, "guild", None)
-    return int(getattr(guild, "filesize_limit", 0) or DEFAULT_UPLOAD_LIMIT)
+GAVE_UP = "My camera gave up on this one; try again in a bit."
+CANNOT_POST = "I couldn't post the picture here; check my permissions."
 
 
 class SelfieFlow:
-    def __init__(self, bot: SelfieBot) -> None:
-        self.bot = bot
-
-    def request_for(self, persona: Persona, prompt: str, negative: str, seed: int) -> GenerationRequest:
-        settings = self.bot.settings
-        size = self.bot.settings.selfie_size or self.bot.engine.native_size
-        reference = persona.reference_path if persona.reference_path and self.bot.engine.supports_references else None
-        return GenerationRequest(
-            prompt=prompt,
-            seed=seed,
-            negative_prompt=negative,
-            steps=settings.selfie_steps,
-            guidance=settings.selfie_guidance,
-            width=size,
-            height=size,
-            lora_path=Path(persona.lora_path) if persona.lora_path else None,
-            lora_scale=persona.lora_scale,
-            reference_path=Path(reference) if reference else None,
-            ip_scale=persona.ip_scale,
-            identity=f"persona:{persona.id}:v{persona.version}",
-        )
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: PersonaStore,
+        queue: BotStore,
+        service: GenerationService,
+        engine: Engine,
+        webhooks: WebhookManager,
+        extractor: SceneExtractor,
+        admission: Admission,
+        work: WorkTracker,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._queue = queue
+        self._service = service
+        self._engine = engine
+        self._webhooks = webhooks
+        self._extractor = extractor
+        self._admission = admission
+        self._work = work
 
     async def run(self, ctx: SelfieContext, status: StatusMessage) -> SelfieOutcome:
         ticket = ctx.ticket
         if ticket is None:
             try:
-                ticket = self.bot.admission.admit(ctx.persona.guild_id, ctx.requester.id)
+                ticket = self._admission.admit(ctx.persona.guild_id, ctx.requester.id)
             except Refused as refusal:
                 await self._settle(ctx, f"refused: {refusal}")
-                return SelfieOutcome(refused=str(refusal))
+                return SelfieOutcome(Outcome.REFUSED, str(refusal))
         try:
             return await self._run(ctx, status)
         finally:
@@ -122,15 +81,14 @@ class SelfieFlow:
     async def _settle(self, ctx: SelfieContext, outcome: str) -> None:
         """The request was answered without a picture: close its job so a restart leaves it alone."""
         if ctx.job_id is not None:
-            await self.bot.bot_store.mark_job_failed(ctx.job_id, outcome)
+            await self._queue.mark_job_failed(ctx.job_id, outcome)
 
     def _postpone(self, ctx: SelfieContext) -> bool:
-        return ctx.resumable and ctx.job_id is not None and not self.bot.accepting
+        return ctx.resumable and ctx.job_id is not None and not self._work.accepting
 
     async def _run(self, ctx: SelfieContext, status: StatusMessage) -> SelfieOutcome:
-        bot, persona, channel = self.bot, ctx.persona, ctx.channel
+        persona, channel, store = ctx.persona, ctx.channel, self._store
         guild_id = persona.guild_id
-        store = bot.store
         plan = None
         nonce = await store.selfie_count(guild_id, persona.id)
         if ctx.retake_of is not None:
@@ -147,8 +105,8 @@ class SelfieFlow:
                 turns,
                 scene,
                 request_text=ctx.request_text,
-                extractor=bot.extractor,
-                count_tokens=bot.engine.count_tokens,
+                extractor=self._extractor,
+                count_tokens=self._engine.count_tokens,
                 nonce=nonce,
                 kind=ctx.kind,
             )
@@ -160,14 +118,16 @@ class SelfieFlow:
         if not decision.allowed:
             log.info("declined a picture of %s in %s (%s)", persona.name, channel.id, decision.reason)
             await self._settle(ctx, f"declined: {decision.reason}")
-            return SelfieOutcome(declined=decision.decline)
+            return SelfieOutcome(Outcome.DECLINED, decision.decline)
         if not decision.explicit:
             negative = safety.sfw_negative(negative)
 
-        request = self.request_for(persona, prompt, negative, seed)
+        request = request_for(
+            persona, prompt=prompt, negative=negative, seed=seed, settings=self._settings, engine=self._engine
+        )
         await status.open(f"{persona.name} is getting ready…")
         try:
-            result = await bot.service.generate(
+            result = await self._service.generate(
                 request,
                 on_progress=lambda e: status.show(progress_text(persona.name, e)),
                 owner=ctx.requester.id,  # round-robin between users: one user's burst does not hold up the rest
@@ -176,25 +136,19 @@ class SelfieFlow:
         except QueueFullError as error:
             await status.finish(None, None)
             await self._settle(ctx, f"refused: {error}")
-            return SelfieOutcome(refused=generation_words(error))
+            return SelfieOutcome(Outcome.REFUSED, generation_words(error))
         except ServiceClosedError as error:
             if self._postpone(ctx):
                 await status.finish(BACK_AFTER_RESTART, None)
-                return SelfieOutcome(postponed=True)
-            text = camera_trouble(error)
-            await status.finish(text, None)
-            await self._settle(ctx, f"error: {error}")
-            return SelfieOutcome(error=text)
+                return SelfieOutcome(Outcome.POSTPONED)
+            return await self._failed(ctx, status, error)
         except GenerationError as error:
-            text = camera_trouble(error)
-            await status.finish(text, None)
-            await self._settle(ctx, f"error: {error}")
-            return SelfieOutcome(error=text)
+            return await self._failed(ctx, status, error)
         except BaseException:
             if self._postpone(ctx):  # cancelled by shutdown: the job stays open for the restart
                 await status.finish(BACK_AFTER_RESTART, None)
                 raise
-            await status.finish("My camera gave up on this one; try again in a bit.", None)
+            await status.finish(GAVE_UP, None)
             await self._settle(ctx, "cancelled")
             raise
 
@@ -217,12 +171,12 @@ class SelfieFlow:
             parameters=parameters,
         )
         caption = ctx.caption or "here you go 📸"
-        if ctx.job_id is not None and not await bot.bot_store.mark_job_posting(ctx.job_id, selfie_id):
+        if ctx.job_id is not None and not await self._queue.mark_job_posting(ctx.job_id, selfie_id):
             log.warning("job %s was answered already; not posting it again", ctx.job_id)
             await status.finish(None, None)
-            return SelfieOutcome(selfie_id=selfie_id)
+            return SelfieOutcome(Outcome.ALREADY_ANSWERED, selfie_id=selfie_id)
         try:
-            message = await bot.webhooks.send(
+            message = await self._webhooks.send(
                 channel,
                 persona,
                 content=f"{ctx.requester.mention} {caption}"[:2000],
@@ -233,11 +187,11 @@ class SelfieFlow:
                 allowed_mentions=discord.AllowedMentions(users=[ctx.requester], roles=False, everyone=False),
             )
         except BaseException:
-            await status.finish("I couldn't post the picture here; check my permissions.", None)
+            await status.finish(CANNOT_POST, None)
             await self._settle(ctx, "posting failed")
             raise
         if ctx.job_id is not None:
-            await bot.bot_store.mark_job_done(ctx.job_id, message.id)  # also records the message on the selfie
+            await self._queue.mark_job_done(ctx.job_id, message.id)  # also records the message on the selfie
         else:
             await store.set_selfie_message(guild_id, selfie_id, message.id)
         if plan is not None:
@@ -246,4 +200,10 @@ class SelfieFlow:
             guild_id, channel.id, persona.id, None, "selfie", f"sent a selfie: {description}", message_id=message.id
         )
         await status.finish(None, message)
-        return SelfieOutcome(message=message, selfie_id=selfie_id)
+        return SelfieOutcome(Outcome.POSTED, message=message, selfie_id=selfie_id)
+
+    async def _failed(self, ctx: SelfieContext, status: StatusMessage, error: GenerationError) -> SelfieOutcome:
+        text = camera_trouble(error)
+        await status.finish(text, None)
+        await self._settle(ctx, f"error: {error}")
+        return SelfieOutcome(Outcome.FAILED, text)

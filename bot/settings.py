@@ -189,7 +189,7 @@ class Settings:
             selfie_steps=_int(merged, "SELFIE_STEPS", 25),
             selfie_size=size or None,
             selfie_guidance=_bounded_float(merged, "SELFIE_GUIDANCE", 7.0, 0.0, 30.0),
-            progress_interval_s=_bounded_float(merged, "PROGRESS_INTERVAL", 1.5, 0.5),
+            progress_interval_s=_bounded_float(merged, "PROGRESS_INTERVAL", 1.5, 0.05),
             message_content=_bool(merged, "MESSAGE_CONTENT_INTENT", True),
             shutdown_grace_s=_bounded_float(merged, "SHUTDOWN_GRACE", 60.0, 0.0),
             max_pending_per_user=_int(merged, "MAX_PENDING_PER_USER", 2),

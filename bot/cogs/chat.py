@@ -9,34 +9,28 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import jobs, safety
+from bot import safety
 from bot.admission import Refused
 from bot.checks import in_guild
 from bot.errors import WebhookUnavailable
+from bot.jobs import Intake, SelfieJobs
+from bot.lookup import personas_for
 from bot.progress import WebhookStatus
-from bot.selfie_flow import SelfieContext
+from bot.selfie_flow import SelfieFlow
+from bot.selfie_request import SelfieContext
+from bot.services import BotServices
 from bot.storage import JobKind
 from bot.webhooks import display_name
 from personas.intent import detect_selfie_request, persona_says_sending
 from personas.models import Persona
 
-if TYPE_CHECKING:
-    from bot.client import SelfieBot
-
 log = logging.getLogger(__name__)
-
-
-async def personas_for(bot: SelfieBot, channel: discord.abc.GuildChannel | discord.Thread) -> list[Persona]:
-    personas = await bot.store.active_personas(channel.guild.id, channel.id)
-    if not personas and isinstance(channel, discord.Thread) and channel.parent_id:
-        personas = await bot.store.active_personas(channel.guild.id, channel.parent_id)
-    return personas
 
 
 def says_name(text: str, persona: Persona) -> bool:
@@ -50,13 +44,24 @@ def without_name(text: str, persona: Persona) -> str:
 
 
 class Chat(commands.Cog):
-    def __init__(self, bot: SelfieBot) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        services: BotServices,
+        flow: SelfieFlow,
+        jobs: SelfieJobs,
+        *,
+        bot_user: Callable[[], discord.ClientUser | None],
+    ) -> None:
+        self.services = services
+        self.flow = flow
+        self.jobs = jobs
+        self._bot_user = bot_user  # known only once connected
 
     def _clean(self, message: discord.Message) -> str:
         text = message.content
-        if self.bot.user is not None:
-            text = re.sub(rf"<@!?{self.bot.user.id}>", "", text)
+        me = self._bot_user()
+        if me is not None:
+            text = re.sub(rf"<@!?{me.id}>", "", text)
         return text.strip()
 
     async def _replied_persona(self, message: discord.Message, personas: list[Persona]) -> Persona | None:
@@ -81,26 +86,27 @@ class Chat(commands.Cog):
         replied = await self._replied_persona(message, personas)
         if replied is not None:
             return replied
-        if self.bot.user is not None and self.bot.user in message.mentions:
+        me = self._bot_user()
+        if me is not None and me in message.mentions:
             return personas[0]
         return None
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.webhook_id or message.guild is None or not self.bot.accepting:
+        if message.author.bot or message.webhook_id or message.guild is None or not self.services.work.accepting:
             return
         if not isinstance(message.channel, discord.TextChannel | discord.Thread):
             return
-        personas = await personas_for(self.bot, message.channel)
+        personas = await personas_for(self.services.store, message.channel)
         if not personas:
             return
         persona = await self.addressed(message, personas)
         if persona is not None:
-            self.bot.track(self.converse(message, persona), name=f"chat-{message.id}")
+            self.services.work.track(self.converse(message, persona), name=f"chat-{message.id}")
 
     async def _say(self, message: discord.Message, persona: Persona, text: str, *, mention: bool = False) -> None:
         content = f"{message.author.mention} {text}" if mention else text
-        sent = await self.bot.webhooks.send(
+        sent = await self.services.webhooks.send(
             message.channel,
             persona,
             content=content[:2000],
@@ -108,7 +114,7 @@ class Chat(commands.Cog):
                 users=[message.author] if mention else False, roles=False, everyone=False
             ),
         )
-        await self.bot.store.add_turn(
+        await self.services.store.add_turn(
             message.guild.id, message.channel.id, persona.id, None, "persona", text, message_id=sent.id
         )
 
@@ -121,19 +127,24 @@ class Chat(commands.Cog):
             except discord.HTTPException:
                 log.warning("cannot speak in channel %s: %s", message.channel.id, error)
 
-    async def _take(self, message: discord.Message, persona: Persona, text: str) -> jobs.Intake | str | None:
+    async def _take(self, message: discord.Message, persona: Persona, text: str) -> Intake | str | None:
         """Record and admit a selfie request: the intake, a refusal sentence, or None for a replayed message."""
         try:
-            return await jobs.take(
-                self.bot, JobKind.CHAT, message.id, persona, message.channel, message.author.id, text
+            return await self.jobs.take(
+                kind=JobKind.CHAT,
+                source_id=message.id,
+                persona=persona,
+                channel=message.channel,
+                requester_id=message.author.id,
+                text=text,
             )
         except Refused as refusal:
             return str(refusal)
 
     async def _converse(self, message: discord.Message, persona: Persona) -> None:
-        store, channel = self.bot.store, message.channel
+        store, channel = self.services.store, message.channel
         text = self._clean(message)
-        intake: jobs.Intake | str | None = None
+        intake: Intake | str | None = None
         if detect_selfie_request(without_name(text, persona)) is not None:
             decision = safety.check_picture(persona, channel, text)
             if not decision.allowed:
@@ -156,18 +167,18 @@ class Chat(commands.Cog):
         try:
             await self._answer(message, persona, text, intake)
         except Exception:  # not cancellation: a job cut off by shutdown stays open for the restart
-            await jobs.abandon(self.bot, intake, "the chat answer failed")  # no-op once the flow settled it
+            await self.jobs.abandon(intake, "the chat answer failed")  # no-op once the flow settled it
             raise
         finally:
             if intake is not None:
                 intake.ticket.release()
 
-    async def _answer(self, message: discord.Message, persona: Persona, text: str, intake: jobs.Intake | None) -> None:
-        bot, store, channel = self.bot, self.bot.store, message.channel
+    async def _answer(self, message: discord.Message, persona: Persona, text: str, intake: Intake | None) -> None:
+        services, store, channel = self.services, self.services.store, message.channel
         guild_id = message.guild.id
         turns = await store.recent_turns(guild_id, channel.id, persona.id)
         async with channel.typing():
-            reply = await bot.replies.reply(persona, turns, selfie=intake is not None)
+            reply = await services.replies.reply(persona, turns, selfie=intake is not None)
         if intake is None and not persona_says_sending(reply):
             await self._say(message, persona, reply)
             return
@@ -180,9 +191,9 @@ class Chat(commands.Cog):
                 return
             intake = taken
         context = SelfieContext(
-            persona,
-            channel,
-            message.author,
+            persona=persona,
+            channel=channel,
+            requester=message.author,
             request_text=text,
             caption=reply,
             job_id=intake.job_id,
@@ -191,21 +202,17 @@ class Chat(commands.Cog):
         )
         try:
             await store.add_turn(guild_id, channel.id, persona.id, None, "persona", reply)
-            status = WebhookStatus(bot.webhooks, channel, persona, bot.settings.progress_interval_s)
-            outcome = await bot.flow.run(context, status)
+            status = WebhookStatus(services.webhooks, channel, persona, services.settings.progress_interval_s)
+            outcome = await self.flow.run(context, status)
         finally:
             intake.ticket.release()
-        if outcome.declined or outcome.refused:
-            await self._say(message, persona, outcome.declined or outcome.refused or "", mention=True)
+        if outcome.requester_must_hear:
+            await self._say(message, persona, outcome.text, mention=True)
 
     @app_commands.command(name="forget", description="Make the personas forget what you told them on this server")
     @in_guild()
     async def forget(self, interaction: discord.Interaction) -> None:
-        removed = await self.bot.store.forget_user(interaction.guild_id, interaction.user.id)
+        removed = await self.services.store.forget_user(interaction.guild_id, interaction.user.id)
         await interaction.response.send_message(
             f"Done: the personas forgot {removed} message{'s' if removed != 1 else ''} of yours.", ephemeral=True
         )
-
-
-async def setup(bot: SelfieBot) -> None:
-    await bot.add_cog(Chat(bot))

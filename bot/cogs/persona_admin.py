@@ -8,7 +8,6 @@ import io
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -19,15 +18,14 @@ from bot import safety
 from bot.assets import discard, fetch, prepare_assets
 from bot.checks import manage_server
 from bot.errors import UploadError
-from bot.progress import SilentStatus  # noqa: F401  (kept for symmetry with the selfie cog)
+from bot.lookup import persona_names, require_persona
+from bot.pictures import request_for
+from bot.selfie_flow import SelfieFlow
+from bot.services import BotServices
 from personas import validation
-from personas.errors import PersonaError, PersonaNotFound
 from personas.files import dump_persona_toml, load_persona_file
 from personas.models import Persona, SceneState
 from personas.prompting import build_prompt
-
-if TYPE_CHECKING:
-    from bot.client import SelfieBot
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +36,6 @@ PREVIEW_SCENES = (
     SceneState(location="city street", outfit="leather jacket", time_of_day="night"),
     SceneState(location="park", outfit="raincoat", weather="rain"),
 )
-
-
-async def persona_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    bot: SelfieBot = interaction.client  # type: ignore[assignment]
-    if interaction.guild_id is None:
-        return []
-    personas = await bot.store.list_personas(interaction.guild_id)
-    needle = current.casefold().strip()
-    return [app_commands.Choice(name=p.name, value=p.name) for p in personas if needle in p.name.casefold()][:25]
-
-
-async def require_persona(bot: SelfieBot, guild_id: int, name: str) -> Persona:
-    persona = await bot.store.get_persona(guild_id, name)
-    if persona is None:
-        raise PersonaNotFound(name=name)
-    return persona
 
 
 _TEXT_CHECKS = {
@@ -103,8 +85,9 @@ def grid(images: list[Image.Image]) -> bytes:
 
 @app_commands.guild_only()
 class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="Set up the server's personas"):
-    def __init__(self, bot: SelfieBot) -> None:
-        self.bot = bot
+    def __init__(self, services: BotServices, flow: SelfieFlow) -> None:
+        self.services = services
+        self.flow = flow
         super().__init__()
 
     async def _create(
@@ -114,14 +97,14 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         if refusal:
             raise UploadError(refusal)
         # Typed fields first: a bad name should not cost a download and a model check.
-        existing = [p.name for p in await self.bot.store.list_personas(interaction.guild_id)]
+        existing = [p.name for p in await self.services.store.list_personas(interaction.guild_id)]
         validation.validate_name(str(fields.get("name", "")), existing)
         check_text_fields(fields)
-        assets = await prepare_assets(self.bot, reference, lora, lora_scale)
+        assets = await prepare_assets(self.services, reference, lora, lora_scale)
         try:
-            return await self.bot.store.create_persona(interaction.guild_id, **fields, **assets.fields)
+            return await self.services.store.create_persona(interaction.guild_id, **fields, **assets.fields)
         except BaseException:
-            await discard(self.bot, assets.new_files)
+            await discard(self.services.store, assets.new_files)
             raise
 
     @app_commands.command(name="create", description="Create a persona")
@@ -195,7 +178,7 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         avatar: str | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        current = await require_persona(self.bot, interaction.guild_id, name)
+        current = await require_persona(self.services.store, interaction.guild_id, name)
         changes: dict = {}
         for key, value in (
             ("appearance", appearance),
@@ -213,24 +196,28 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         if refusal:
             raise UploadError(refusal)
         check_text_fields(changes)
-        assets = await prepare_assets(self.bot, reference, lora, float(changes.get("lora_scale", current.lora_scale)))
+        assets = await prepare_assets(
+            self.services, reference, lora, float(changes.get("lora_scale", current.lora_scale))
+        )
         changes.update(assets.fields)
         if not changes:
             raise UploadError("Nothing to change: give at least one new setting.")
         try:
-            persona = await self.bot.store.update_persona(interaction.guild_id, name, **changes)
+            persona = await self.services.store.update_persona(interaction.guild_id, name, **changes)
         except BaseException:
-            await discard(self.bot, assets.new_files)
+            await discard(self.services.store, assets.new_files)
             raise
         old_files = [Path(p) for p in (current.reference_path, current.lora_path) if p]
-        await discard(self.bot, [p for p in old_files if str(p) not in {persona.reference_path, persona.lora_path}])
+        await discard(
+            self.services.store, [p for p in old_files if str(p) not in {persona.reference_path, persona.lora_path}]
+        )
         await interaction.followup.send(f"Updated **{persona.name}**.", embed=persona_embed(persona), ephemeral=True)
 
     @app_commands.command(name="show", description="Show every setting of a persona")
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def show(self, interaction: discord.Interaction, name: str) -> None:
-        persona = await require_persona(self.bot, interaction.guild_id, name)
+        persona = await require_persona(self.services.store, interaction.guild_id, name)
         embed = persona_embed(persona)
         files = []
         if persona.reference_path and Path(persona.reference_path).is_file():
@@ -242,13 +229,13 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     @app_commands.command(name="list", description="List this server's personas")
     @manage_server()
     async def list_(self, interaction: discord.Interaction) -> None:
-        personas = await self.bot.store.list_personas(interaction.guild_id)
+        personas = await self.services.store.list_personas(interaction.guild_id)
         if not personas:
             await interaction.response.send_message(
                 "No personas yet; create one with `/persona create`.", ephemeral=True
             )
             return
-        active = await self.bot.store.active_personas(interaction.guild_id, interaction.channel_id)
+        active = await self.services.store.active_personas(interaction.guild_id, interaction.channel_id)
         here = {p.id for p in active}
         lines = [
             f"• **{p.name}** (v{p.version}{', NSFW' if p.nsfw else ''}{', active here' if p.id in here else ''})"
@@ -260,8 +247,8 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def delete(self, interaction: discord.Interaction, name: str) -> None:
-        persona = await self.bot.store.delete_persona(interaction.guild_id, name)
-        await discard(self.bot, [Path(p) for p in (persona.reference_path, persona.lora_path) if p])
+        persona = await self.services.store.delete_persona(interaction.guild_id, name)
+        await discard(self.services.store, [Path(p) for p in (persona.reference_path, persona.lora_path) if p])
         await interaction.response.send_message(
             f"Deleted **{persona.name}** with its files and everything it remembered.", ephemeral=True
         )
@@ -270,8 +257,8 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def activate(self, interaction: discord.Interaction, name: str) -> None:
-        persona = await require_persona(self.bot, interaction.guild_id, name)
-        await self.bot.store.activate(interaction.guild_id, interaction.channel_id, persona.id)
+        persona = await require_persona(self.services.store, interaction.guild_id, name)
+        await self.services.store.activate(interaction.guild_id, interaction.channel_id, persona.id)
         await interaction.response.send_message(
             f"**{persona.name}** now lives in this channel: say its name, reply to it or mention me to talk.",
             ephemeral=True,
@@ -281,8 +268,8 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def deactivate(self, interaction: discord.Interaction, name: str) -> None:
-        persona = await require_persona(self.bot, interaction.guild_id, name)
-        stopped = await self.bot.store.deactivate(interaction.guild_id, interaction.channel_id, persona.id)
+        persona = await require_persona(self.services.store, interaction.guild_id, name)
+        stopped = await self.services.store.deactivate(interaction.guild_id, interaction.channel_id, persona.id)
         text = f"**{persona.name}** left this channel." if stopped else f"**{persona.name}** was not active here."
         await interaction.response.send_message(text, ephemeral=True)
 
@@ -291,15 +278,21 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     @manage_server()
     async def preview(self, interaction: discord.Interaction, name: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        persona = await require_persona(self.bot, interaction.guild_id, name)
-        flow = self.bot.flow
+        persona = await require_persona(self.services.store, interaction.guild_id, name)
         requests = []
         for scene in PREVIEW_SCENES:
-            built = build_prompt(persona, scene, "selfie", count_tokens=self.bot.engine.count_tokens)
+            built = build_prompt(persona, scene, "selfie", count_tokens=self.services.engine.count_tokens)
             requests.append(
-                flow.request_for(persona, built.prompt, safety.sfw_negative(built.negative_prompt), persona.seed)
+                request_for(
+                    persona,
+                    prompt=built.prompt,
+                    negative=safety.sfw_negative(built.negative_prompt),
+                    seed=persona.seed,
+                    settings=self.services.settings,
+                    engine=self.services.engine,
+                )
             )
-        results = await asyncio.gather(*(self.bot.service.generate(r) for r in requests))
+        results = await asyncio.gather(*(self.services.service.generate(r) for r in requests))
         data = await asyncio.to_thread(grid, [r.image for r in results])
         await interaction.followup.send(
             f"**{persona.name}** at the beach, in a café, in the city at night and in the rain (seed {persona.seed}).",
@@ -318,7 +311,7 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         lora: discord.Attachment | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await fetch(self.bot, file, MAX_PERSONA_FILE, "persona file")
+        data = await fetch(self.services, file, MAX_PERSONA_FILE, "persona file")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -339,7 +332,7 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def export(self, interaction: discord.Interaction, name: str) -> None:
-        persona = await require_persona(self.bot, interaction.guild_id, name)
+        persona = await require_persona(self.services.store, interaction.guild_id, name)
         # Server paths mean nothing elsewhere (and should not leak): the file names the assets by hash instead.
         text = dump_persona_toml(replace(persona, reference_path=None, lora_path=None))
         if persona.reference_hash or persona.lora_hash:
@@ -350,10 +343,3 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
             file=discord.File(io.BytesIO(text.encode("utf-8")), filename=f"{filename}.toml"),
             ephemeral=True,
         )
-
-
-async def setup(bot: SelfieBot) -> None:
-    await bot.add_cog(PersonaAdmin(bot))
-
-
-__all__ = ["PersonaAdmin", "PersonaError", "persona_names", "require_persona", "setup"]

@@ -114,12 +114,13 @@ class RunningBot:
         once the bot is dead (open a gate there); then the leftovers (worker thread, sockets) are cleaned up."""
         self.stopped = True
         bot = self.bot
-        await bot.store.close()  # first: whatever the dying tasks try to record is lost
+        await bot.services.store.close()  # first: whatever the dying tasks try to record is lost
         await bot.http.close()  # and whatever they try to say never reaches Discord
-        for task in list(bot._work):
+        work = bot.services.work.in_flight()
+        for task in work:
             task.cancel()
         self._task.cancel()
-        await asyncio.gather(*bot._work, self._task, return_exceptions=True)
+        await asyncio.gather(*work, self._task, return_exceptions=True)
         if before_cleanup is not None:
             before_cleanup()
         with contextlib.suppress(Exception):
@@ -223,4 +224,4 @@ def said_to(standin: DiscordStandin, user_id: int, text: str) -> list[StoredMess
 async def selfie_of(bot: SelfieBot, message: StoredMessage):
     """The stored selfie behind a posted picture, found through its buttons' custom ids."""
     selfie_id = int(custom_ids(message)[0].split(":")[2])
-    return await bot.store.get_selfie(int(message.payload["guild_id"]), selfie_id)
+    return await bot.services.store.get_selfie(int(message.payload["guild_id"]), selfie_id)

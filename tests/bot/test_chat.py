@@ -26,10 +26,10 @@ async def test_chat_selfie_arrives_through_the_webhook_as_the_persona(discord_st
     assert all(m.author_name == "Mira" for m in discord_standin.bot_messages() if m.source == "webhook")
 
     selfie_id = int(ids[0].split(":")[2])
-    record = await running.bot.store.get_selfie(w.guild.id, selfie_id)
+    record = await running.bot.services.store.get_selfie(w.guild.id, selfie_id)
     assert record.message_id == picture.id and "beach" in record.prompt
     assert record.parameters["steps"] == 2 and record.parameters["width"] == 64 and record.parameters["model"] == "demo"
-    turns = await running.bot.store.recent_turns(w.guild.id, w.general.id, record.persona_id)
+    turns = await running.bot.services.store.recent_turns(w.guild.id, w.general.id, record.persona_id)
     assert turns[-1].role == "selfie" and turns[-1].content.startswith("sent a selfie:")
     assert len(discord_standin.webhooks) == 1  # one webhook per channel, reused
 
@@ -132,5 +132,5 @@ async def test_explicit_request_is_allowed_in_an_age_restricted_channel_for_an_n
     await discord_standin.user_says(w.nsfw, w.member, "Mira send me a lingerie selfie")
     picture = await discord_standin.wait_for_message(is_picture, timeout=20)
     selfie_id = int(picture.components[0]["components"][0]["custom_id"].split(":")[2])
-    record = await running.bot.store.get_selfie(w.guild.id, selfie_id)
+    record = await running.bot.services.store.get_selfie(w.guild.id, selfie_id)
     assert "nsfw" not in record.negative.split(",")[0]  # no SFW terms forced into the negative prompt

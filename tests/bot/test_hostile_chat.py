@@ -42,8 +42,8 @@ async def test_prompt_syntax_and_invisible_characters_never_reach_the_prompt(dis
     picture = await discord_standin.wait_for_message(is_picture, timeout=20)
     record = await selfie_of(running.bot, picture)
     assert "beach" in record.prompt  # the scene still came through
-    assert_clean_prompt(record.prompt, running.bot.engine.count_tokens)
-    assert_clean_prompt(record.negative, running.bot.engine.count_tokens)
+    assert_clean_prompt(record.prompt, running.bot.services.engine.count_tokens)
+    assert_clean_prompt(record.negative, running.bot.services.engine.count_tokens)
     # Nor the LLM: what it is sent has no prompt syntax and no invisible or control characters.
     sent_to_llm = [m["content"] for body in llm_standin.requests for m in body["messages"] if m["role"] == "user"]
     assert sent_to_llm
@@ -68,7 +68,7 @@ async def test_a_4000_character_message_gets_one_normal_answer_within_budget(dis
     await discord_standin.user_says(w.general, w.member, text)
     picture = await discord_standin.wait_for_message(is_picture, timeout=20)
     record = await selfie_of(running.bot, picture)
-    assert_clean_prompt(record.prompt, running.bot.engine.count_tokens)
+    assert_clean_prompt(record.prompt, running.bot.services.engine.count_tokens)
     assert len(picture.content) <= 2000
     await asyncio.sleep(0.5)  # nothing else follows
     assert [m for m in discord_standin.messages_in(w.general) if is_picture(m)] == [picture]

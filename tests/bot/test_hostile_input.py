@@ -144,8 +144,8 @@ async def test_bad_references_are_refused_with_one_sentence_and_leave_nothing(di
         assert_one_sentence(text, *hints, case=case)
         if "pixel" in case:
             assert decoded == [], f"{case}: pixels were decoded before the size check"
-    assert await running.bot.store.list_personas(discord_standin.default.guild.id) == []
-    assert stored_files(running.bot.settings.data_dir) == []
+    assert await running.bot.services.store.list_personas(discord_standin.default.guild.id) == []
+    assert stored_files(running.bot.services.settings.data_dir) == []
 
 
 async def test_bad_loras_are_refused_with_one_sentence_and_leave_nothing(discord_standin, bots):
@@ -155,8 +155,8 @@ async def test_bad_loras_are_refused_with_one_sentence_and_leave_nothing(discord
             assert len(data) > SMALL_CAPS["max_lora_bytes"]
         text = await run_create(discord_standin, attachments={"lora": (filename, data, "application/octet-stream")})
         assert_one_sentence(text, *hints, case=case)
-    assert await running.bot.store.list_personas(discord_standin.default.guild.id) == []
-    assert stored_files(running.bot.settings.data_dir) == []
+    assert await running.bot.services.store.list_personas(discord_standin.default.guild.id) == []
+    assert stored_files(running.bot.services.settings.data_dir) == []
 
 
 async def test_bad_names_and_texts_are_refused(discord_standin, bots):
@@ -180,16 +180,16 @@ async def test_bad_names_and_texts_are_refused(discord_standin, bots):
             discord_standin, attachments={"reference": ("face.png", png_bytes(), "image/png")}, **options
         )
         assert_one_sentence(text, *hints, case=case)
-    assert [p.name for p in await running.bot.store.list_personas(w.guild.id)] == ["Mira"]
-    assert stored_files(running.bot.settings.data_dir) == [], "a refused name must not leave its upload behind"
+    assert [p.name for p in await running.bot.services.store.list_personas(w.guild.id)] == ["Mira"]
+    assert stored_files(running.bot.services.settings.data_dir) == [], "a refused name must not leave its upload behind"
 
 
 async def test_edit_with_bad_input_changes_nothing(discord_standin, bots, kit):
     running = await bots(**SMALL_CAPS)
     w = discord_standin.default
     await create_persona(discord_standin, attachments={"reference": ("face.png", png_bytes(), "image/png")})
-    before = await running.bot.store.get_persona(w.guild.id, "Mira")
-    files_before = sorted(stored_files(running.bot.settings.data_dir))
+    before = await running.bot.services.store.get_persona(w.guild.id, "Mira")
+    files_before = sorted(stored_files(running.bot.services.settings.data_dir))
     bad = [
         ({"reference": ("face.gif", animated_gif(), "image/gif")}, {}, ("still picture",)),
         ({"reference": ("bomb.png", png_claiming(30000, 30000), "image/png")}, {}, ("megapixels",)),
@@ -200,6 +200,6 @@ async def test_edit_with_bad_input_changes_nothing(discord_standin, bots, kit):
     ]
     for attachments, options, hints in bad:
         assert_one_sentence(await run_edit(discord_standin, attachments, **options), *hints)
-    after = await running.bot.store.get_persona(w.guild.id, "Mira")
+    after = await running.bot.services.store.get_persona(w.guild.id, "Mira")
     assert asdict(after) == asdict(before)
-    assert sorted(stored_files(running.bot.settings.data_dir)) == files_before
+    assert sorted(stored_files(running.bot.services.settings.data_dir)) == files_before

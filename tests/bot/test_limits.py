@@ -50,7 +50,7 @@ async def test_a_full_queue_refuses_clearly(discord_standin, bots, demo_engine):
     await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")
     await eventually(lambda: engine.batches, timeout=10)  # the first one is on the GPU, the queue is empty
     await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie")
-    await eventually(lambda: running.bot.service.queued == 1, timeout=10)
+    await eventually(lambda: running.bot.services.service.queued == 1, timeout=10)
     await discord_standin.user_says(w.general, w.admin, "Mira send me a selfie")
     refusal = await discord_standin.wait_for_message(lambda m: "queue is full" in m.content, timeout=10)
     assert refusal.content == f"<@{w.admin.id}> The picture queue is full right now; try again in a minute."
@@ -68,9 +68,9 @@ async def test_one_users_burst_does_not_hold_up_another_user(discord_standin, bo
     await eventually(lambda: engine.batches, timeout=10)
     for n in (2, 3, 4):
         await discord_standin.user_says(w.general, w.member, f"Mira send me a selfie {n}")
-    await eventually(lambda: running.bot.service.queued == 3, timeout=10)  # the burst is queued
+    await eventually(lambda: running.bot.services.service.queued == 3, timeout=10)  # the burst is queued
     await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie too")
-    await eventually(lambda: running.bot.service.queued == 4, timeout=10)
+    await eventually(lambda: running.bot.services.service.queued == 4, timeout=10)
     engine.open()
     await eventually(lambda: sum(is_picture(m) for m in discord_standin.messages) == 5, timeout=30)
     order = [m.content.split()[0] for m in discord_standin.messages if is_picture(m)]

@@ -22,9 +22,9 @@ async def test_create_with_reference_and_lora_then_show(discord_standin, bots, k
             "lora": ("mira.safetensors", lora, "application/octet-stream"),
         },
     )
-    persona = await running.bot.store.get_persona(w.guild.id, "mira")
+    persona = await running.bot.services.store.get_persona(w.guild.id, "mira")
     assert persona is not None and persona.seed == 1234 and persona.lora_scale == 0.7
-    data_dir = running.bot.settings.data_dir
+    data_dir = running.bot.services.settings.data_dir
     assert Path(persona.reference_path).parent == data_dir / "references"
     assert Path(persona.reference_path).name.startswith(persona.reference_hash)
     assert Path(persona.lora_path) == data_dir / "loras" / f"{persona.lora_hash}.safetensors"
@@ -63,8 +63,8 @@ async def test_bad_uploads_store_nothing(discord_standin, bots):
         )  # fmt: skip
         reply = await handle.wait_for_followup(timeout=10)
         assert expected in reply.content and reply.payload.get("flags", 0) & 64, reply.content
-    assert await running.bot.store.list_personas(w.guild.id) == []
-    data_dir = running.bot.settings.data_dir
+    assert await running.bot.services.store.list_personas(w.guild.id) == []
+    data_dir = running.bot.services.settings.data_dir
     assert not list((data_dir / "loras").glob("*")) and not list((data_dir / "references").glob("*"))
 
 
@@ -76,7 +76,7 @@ async def test_non_admin_is_refused(discord_standin, bots):
     )
     response = await handle.wait_for_response()
     assert response.data["flags"] & 64 and "Manage Server" in response.data["content"]
-    assert await running.bot.store.list_personas(w.guild.id) == []
+    assert await running.bot.services.store.list_personas(w.guild.id) == []
 
 
 async def test_another_guild_cannot_use_the_persona(discord_standin, bots):
@@ -116,14 +116,14 @@ async def test_export_import_round_trip_and_delete(discord_standin, bots):
         w.guild, w.general, w.admin, "persona", subcommand="delete", options={"name": "Mira"}
     )
     assert "Deleted" in (await delete.wait_for_response()).data["content"]
-    assert await running.bot.store.list_personas(w.guild.id) == []
+    assert await running.bot.services.store.list_personas(w.guild.id) == []
 
     handle = await discord_standin.invoke_slash(
         w.guild, w.general, w.admin, "persona", subcommand="import",
         attachments={"file": ("mira.toml", exported.data, "application/toml")},
     )  # fmt: skip
     assert (await handle.wait_for_followup()).content.startswith("Imported **Mira**")
-    again = await running.bot.store.get_persona(w.guild.id, "Mira")
+    again = await running.bot.services.store.get_persona(w.guild.id, "Mira")
     assert again.seed == 99 and again.personality == spec.personality
 
 
@@ -150,7 +150,7 @@ async def test_edit_bumps_the_version_and_preview_is_a_two_by_two_grid(discord_s
         options={"name": "Mira", "appearance": "a tall woman"},
     )
     assert (await edit.wait_for_followup()).content.startswith("Updated")
-    persona = await running.bot.store.get_persona(w.guild.id, "Mira")
+    persona = await running.bot.services.store.get_persona(w.guild.id, "Mira")
     assert persona.version == 2 and persona.appearance == "a tall woman"
 
     preview = await discord_standin.invoke_slash(

@@ -67,7 +67,7 @@ async def test_an_out_of_memory_batch_is_retried_one_picture_at_a_time(discord_s
     await eventually(lambda: engine.batches, timeout=10)
     await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie")
     await discord_standin.user_says(w.general, w.admin, "Mira send me a selfie")
-    await eventually(lambda: running.bot.service.queued == 2, timeout=10)
+    await eventually(lambda: running.bot.services.service.queued == 2, timeout=10)
     engine.open()
     await eventually(lambda: sum(is_picture(m) for m in discord_standin.messages) == 3, timeout=30)
     assert [len(b) for b in engine.batches] == [1, 2, 1, 1]  # the pair ran out of memory, then went one by one
@@ -146,9 +146,9 @@ async def test_requests_queued_when_the_process_is_killed_are_answered_once_afte
     await eventually(lambda: engine.batches, timeout=10)
     await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie at the beach")  # queued
     slash = await discord_standin.invoke_slash(w.guild, w.general, w.admin, "selfie", options={"persona": "Mira"})
-    await eventually(lambda: first.bot.service.queued == 2, timeout=10)
-    persona = await first.bot.store.get_persona(w.guild.id, "Mira")
-    queue = first.bot.bot_store
+    await eventually(lambda: first.bot.services.service.queued == 2, timeout=10)
+    persona = await first.bot.services.store.get_persona(w.guild.id, "Mira")
+    queue = first.bot.services.bot_store
     job = dict(source_kind=JobKind.CHAT, guild_id=w.guild.id, channel_id=w.general.id, persona_id=persona.id)
     old = datetime.now(UTC) - timedelta(minutes=30)
     await queue.enqueue_job(**job, source_id=1, requester_id=4242, request_text="selfie pls", created_at=old)
@@ -167,7 +167,7 @@ async def test_requests_queued_when_the_process_is_killed_are_answered_once_afte
     assert not pictures_for(discord_standin, w.admin) and len(said_to(discord_standin, w.admin.id, "restarted")) == 1
     assert len(said_to(discord_standin, 4242, "restarted")) == 1 and not said_to(discord_standin, 4343, "")
     assert not any("gave up" in m.content for m in discord_standin.messages)  # a killed process says nothing
-    assert await second.bot.bot_store.pending_jobs() == []
+    assert await second.bot.services.bot_store.pending_jobs() == []
     assert "beach" in (await selfie_of(second.bot, pictures_for(discord_standin, w.stranger)[0])).prompt
     assert slash.original is None or "Sent" not in slash.original.content
 
@@ -185,7 +185,7 @@ async def test_a_graceful_shutdown_keeps_queued_chat_requests_for_the_restart(
     await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")  # being drawn at shutdown
     await eventually(lambda: engine.batches, timeout=10)
     await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie from the park")  # still queued
-    await eventually(lambda: first.bot.service.queued == 1, timeout=10)
+    await eventually(lambda: first.bot.services.service.queued == 1, timeout=10)
 
     stopping = asyncio.create_task(first.stop())  # SIGTERM
 

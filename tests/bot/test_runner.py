@@ -45,7 +45,7 @@ def test_bad_settings_name_the_variable():
         ({"LLM_BASE_URL": "llm:8000"}, "LLM_BASE_URL"),
         ({"DISCORD_API_BASE": "ftp://example.org"}, "DISCORD_API_BASE"),
         ({"LLM_TIMEOUT": "-3"}, "LLM_TIMEOUT"),
-        ({"PROGRESS_INTERVAL": "0"}, "PROGRESS_INTERVAL"),
+        ({"PROGRESS_INTERVAL": "-1"}, "PROGRESS_INTERVAL"),
     ],
 )
 def test_every_bad_setting_is_one_sentence_naming_it(env, named):

@@ -86,8 +86,8 @@ async def test_uploaded_files_are_stored_by_content_hash_whatever_their_name(dis
             "lora": ("con.safetensors", lora, "application/octet-stream"),
         },
     )
-    persona = await running.bot.store.get_persona(w.guild.id, "Mira")
-    data_dir = running.bot.settings.data_dir
+    persona = await running.bot.services.store.get_persona(w.guild.id, "Mira")
+    data_dir = running.bot.services.settings.data_dir
     assert Path(persona.reference_path) == data_dir / "references" / f"{hashlib.sha256(reference).hexdigest()}.png"
     assert Path(persona.lora_path) == data_dir / "loras" / f"{hashlib.sha256(lora).hexdigest()}.safetensors"
     written = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
@@ -103,7 +103,7 @@ async def test_uploaded_files_are_stored_by_content_hash_whatever_their_name(dis
     attachment = discord.Attachment(
         data=stored.payload() | {"filename": "../../etc/passwd.png"}, state=running.bot._connection
     )
-    assets = await prepare_assets(running.bot, attachment, None, 0.8)
+    assets = await prepare_assets(running.bot.services, attachment, None, 0.8)
     assert Path(str(assets.fields["reference_path"])).name == f"{hashlib.sha256(other).hexdigest()}.png"
     assert not (data_dir.parent / "etc").exists() and not (tmp_path / "etc").exists()
 
@@ -199,16 +199,16 @@ async def test_every_admin_subcommand_refuses_a_non_admin(discord_standin, bots,
     running = await bots()
     w = discord_standin.default
     await create_persona(discord_standin)
-    before = await running.bot.store.get_persona(w.guild.id, "Mira")
+    before = await running.bot.services.store.get_persona(w.guild.id, "Mira")
     options, attachments = ADMIN_CALLS[subcommand]
     handle = await discord_standin.invoke_slash(
         w.guild, w.general, w.member, "persona", subcommand=subcommand, options=options, attachments=attachments
     )
     response = await handle.wait_for_response()
     assert response.data["flags"] & 64 and "Manage Server" in response.data["content"]
-    assert [p.name for p in await running.bot.store.list_personas(w.guild.id)] == ["Mira"]
-    assert await running.bot.store.get_persona(w.guild.id, "Mira") == before
-    assert await running.bot.store.active_personas(w.guild.id, w.general.id) == []
+    assert [p.name for p in await running.bot.services.store.list_personas(w.guild.id)] == ["Mira"]
+    assert await running.bot.services.store.get_persona(w.guild.id, "Mira") == before
+    assert await running.bot.services.store.active_personas(w.guild.id, w.general.id) == []
 
 
 async def test_permissions_taken_away_are_honoured_on_the_next_call_and_button(discord_standin, bots):
@@ -246,7 +246,7 @@ async def test_another_guild_can_neither_name_nor_press_a_persona(discord_standi
     w = discord_standin.default
     await create_persona(discord_standin)
     await activate(discord_standin, w.general)
-    before = await running.bot.store.get_persona(w.guild.id, "Mira")
+    before = await running.bot.services.store.get_persona(w.guild.id, "Mira")
     for subcommand in ("show", "edit", "delete", "activate", "deactivate", "preview", "export"):
         options = {"name": "Mira"} | ({"appearance": "changed"} if subcommand == "edit" else {})
         handle = await discord_standin.invoke_slash(
@@ -262,7 +262,7 @@ async def test_another_guild_can_neither_name_nor_press_a_persona(discord_standi
             w.other_guild, w.other_general, w.admin, command, subcommand=sub, focused=focused, value=""
         )
         assert (await choices.wait_for_response()).data["choices"] == []
-    assert await running.bot.store.get_persona(w.guild.id, "Mira") == before
+    assert await running.bot.services.store.get_persona(w.guild.id, "Mira") == before
 
     # Its selfie's buttons, pressed from the other guild (a forged custom_id), show and change nothing.
     await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")

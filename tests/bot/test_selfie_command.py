@@ -56,7 +56,7 @@ async def test_buttons_details_another_take_and_delete(discord_standin, bots):
     first_record = await selfie_of(running.bot, picture)
     second_record = await selfie_of(running.bot, second)
     assert second_record.prompt == first_record.prompt and second_record.seed != first_record.seed
-    kinds = await running.bot.bot_store.database.fetchall("SELECT source_kind FROM selfie_jobs ORDER BY id")
+    kinds = await running.bot.services.bot_store.database.fetchall("SELECT source_kind FROM selfie_jobs ORDER BY id")
     assert [kind for (kind,) in kinds] == ["slash", "retake"]  # "Another take" is a job kind of its own
 
     refused = await discord_standin.click_button(picture, delete, w.stranger)

@@ -1,0 +1,82 @@
+"""`BotServices`: every resource the bot's features use, made once by the runner and passed in explicitly.
+
+The selfie flow, the job queue, the cogs and the buttons each take the services they need from here instead of
+reaching through the discord.py client; the client only wires them into Discord. `WorkTracker` owns the background
+work the features start, so shutdown can stop taking work and wait for what is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bot.admission import Admission
+from bot.replies import ReplyWriter
+from bot.settings import Settings
+from bot.storage import BotStore
+from bot.webhooks import WebhookManager
+from generation.engine import Engine
+from generation.service import GenerationService
+from personas.scene import SceneExtractor
+from personas.store import PersonaStore
+
+log = logging.getLogger(__name__)
+
+
+class WorkTracker:
+    """Background work started by features; `drain` stops new work and waits (bounded) for the rest."""
+
+    def __init__(self) -> None:
+        self.accepting = True
+        self._work: set[asyncio.Task] = set()
+
+    def track(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task | None:
+        """Run `work` in the background unless shutting down (then it is closed unstarted and None returned)."""
+        if not self.accepting:
+            work.close()
+            return None
+        task = asyncio.create_task(work, name=name)
+        self._work.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def in_flight(self) -> list[asyncio.Task]:
+        return list(self._work)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._work.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking work and give what is in flight up to `timeout` seconds to finish; cancel the rest."""
+        self.accepting = False
+        pending = set(self._work)
+        if not pending:
+            return
+        log.info("waiting for %d selfie(s) in flight (up to %.0f s)", len(pending), timeout)
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.wait(still, timeout=5)
+
+
+@dataclass(frozen=True)
+class BotServices:
+    settings: Settings
+    store: PersonaStore
+    bot_store: BotStore
+    service: GenerationService
+    engine: Engine
+    webhooks: WebhookManager
+    replies: ReplyWriter
+    extractor: SceneExtractor
+    admission: Admission
+    work: WorkTracker
+    http: httpx.AsyncClient

@@ -40,7 +40,7 @@ class PersonaNotFound(PersonaError):
 
 class DuplicatePersonaName(PersonaError):
     def __init__(self, name: str, *, existing: str | None = None) -> None:
-        super().__init__(f"persona name {name!r} collides with existing persona {existing or name!r}")
+        super().__init__(f"the guild already has a persona named {existing or name!r} (asked for {name!r})")
         self.name = name
         self.existing = existing or name
 

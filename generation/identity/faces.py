@@ -11,6 +11,7 @@ An instance is not thread-safe; the generation worker owns one.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -142,7 +143,7 @@ def _working_copy(image: Image.Image) -> tuple[Image.Image, float]:
     return rgb, scale
 
 
-def mean_descriptor(faces: list[FaceEmbedding]) -> np.ndarray:
+def mean_descriptor(descriptors: Sequence[np.ndarray]) -> np.ndarray:
     """Several reference faces as one template: the mean of their descriptors, which evens out each photo's own pose
     and light."""
-    return np.mean([face.descriptor for face in faces], axis=0)
+    return np.mean(np.stack(descriptors), axis=0)

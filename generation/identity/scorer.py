@@ -131,7 +131,7 @@ class IdentityScorer:
         if self._faces is None:
             return None
         faces = [face for face in map(self._reference_face, references) if face is not None]
-        return mean_descriptor(faces) if faces else None
+        return mean_descriptor([face.descriptor for face in faces]) if faces else None
 
     def _reference_face(self, image: Image.Image) -> FaceEmbedding | None:
         return self._cached("face", image, lambda: self._faces.embed(image))

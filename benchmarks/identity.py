@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -249,14 +250,16 @@ def real_weights(args) -> dict:
     from generation.identity.cli import open_identity_image
     from generation.request import GenerationRequest
 
-    engine = Engine.load(args.model, device=args.device, ip_adapter=args.ip_adapter, dtype="auto")
+    data_dir = Path(os.environ.get("DATA_DIR", "data"))  # as `selfiebot render`: hub downloads and caches go there
+    engine = Engine.load(args.model, device=args.device, data_dir=data_dir, ip_adapter=args.ip_adapter, dtype="auto")
     scorer = IdentityScorer.create(pipe=engine.pipe)
     clip = ClipSimilarity.from_pipeline(engine.pipe)
     references = [open_identity_image(path) for path in args.reference]
     size = args.size or engine.native_size
     results = {"model": args.model, "candidates": args.candidates, "steps": args.steps, "size": size, "scales": {}}
     for scale in args.ip_scales:
-        plain, best, faces_found, same_plain, same_best, chosen_pictures = [], [], 0, 0, 0, []
+        plain, best, chosen_pictures = [], [], []
+        faces_plain = faces_best = same_plain = same_best = 0
         started = time.perf_counter()
         for index, scene in enumerate(SCENES):
             request = GenerationRequest(
@@ -270,7 +273,8 @@ def real_weights(args) -> dict:
             first, chosen = outcome.candidates[0].score, outcome.chosen.score
             plain.append(first.score)
             best.append(chosen.score)
-            faces_found += first.method == "face"
+            faces_plain += first.method == "face"
+            faces_best += chosen.method == "face"
             same_plain += bool(first.same_person)
             same_best += bool(chosen.same_person)
             chosen_pictures.append(outcome.image)
@@ -282,7 +286,8 @@ def real_weights(args) -> dict:
         results["scales"][str(scale)] = {
             "plain": distribution(plain),
             "best_of_n": distribution(best),
-            "face_found_plain": faces_found,
+            "face_found_plain": faces_plain,
+            "face_found_best_of_n": faces_best,
             "same_person_plain": same_plain,
             "same_person_best_of_n": same_best,
             "scene_sameness_clip_mean": round(float(pairwise.mean()), 4),  # high = every scene looks alike

@@ -23,6 +23,7 @@ from bot.cogs.chat import Chat
 from bot.cogs.persona_admin import PersonaAdmin
 from bot.cogs.selfies import Selfies
 from bot.error_handler import on_tree_error
+from bot.image_check import ImageCheck
 from bot.jobs import SelfieJobs
 from bot.replies import ReplyWriter
 from bot.selfie_flow import SelfieFlow
@@ -89,9 +90,10 @@ class SelfieBot(commands.Bot):
             webhooks=WebhookManager(self, bot_store),
             replies=ReplyWriter(backend),
             extractor=extractor,
-            admission=Admission(settings.max_pending_per_user, settings.max_pending_per_guild),
+            admission=Admission(settings.max_pending_per_user),
             work=WorkTracker(),
             http=http_client,
+            image_check=ImageCheck(settings.image_check, threshold=settings.image_check_threshold or None),
         )
         s = self.services
         self.flow = SelfieFlow(
@@ -104,6 +106,7 @@ class SelfieBot(commands.Bot):
             extractor=extractor,
             admission=s.admission,
             work=s.work,
+            image_check=s.image_check,
         )
         self.jobs = SelfieJobs(
             queue=bot_store,

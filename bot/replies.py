@@ -14,6 +14,7 @@ from bot import safety
 from personas.chat_backend import ChatBackend
 from personas.errors import ChatBackendError
 from personas.models import Persona, Turn
+from personas.policy.turns import allowed_turns
 from personas.prompting import sanitize_chat_text
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,15 @@ def template_reply(persona: Persona, text: str, *, selfie: bool) -> str:
 
 def system_prompt(persona: Persona, *, selfie: bool) -> str:
     lines = [f"You are {persona.name}, chatting on a Discord server."]
-    if persona.personality:
-        lines.append(persona.personality)
-    lines.append(f"How you look: {persona.appearance}.")
+    # Persona fields are checked before they reach a model: text that breaks the policy is left out, not sent.
+    if safety.check_persona_settings(
+        safety.persona_fields(persona), nsfw=persona.nsfw, has_reference=bool(persona.reference_path)
+    ):
+        lines.append("Keep every message friendly and safe for work.")
+    else:
+        if persona.personality:
+            lines.append(persona.personality)
+        lines.append(f"How you look: {persona.appearance}.")
     lines.append("Stay in character. Answer in one to three short sentences. Never say you are an AI.")
     if selfie:
         lines.append("The user asked for a selfie and you are sending one with this message: say so briefly.")
@@ -56,10 +63,10 @@ def system_prompt(persona: Persona, *, selfie: bool) -> str:
 
 def chat_messages(persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": system_prompt(persona, selfie=selfie)}]
-    for turn in turns[-MAX_CONTEXT_TURNS:]:
+    for turn in allowed_turns(turns[-MAX_CONTEXT_TURNS:]):
         content = sanitize_chat_text(turn.content, 1000)
-        if not content or safety.sexualises_minors(content):
-            continue  # never hand such text to the model, not even as old context
+        if not content:
+            continue
         if turn.role == "user":
             messages.append({"role": "user", "content": content})
         elif turn.role == "persona":
@@ -79,10 +86,11 @@ class ReplyWriter:
     def uses_llm(self) -> bool:
         return self._backend is not None
 
-    async def reply(self, persona: Persona, turns: Sequence[Turn], *, selfie: bool) -> str:
-        """The persona's answer to the last turn of `turns`."""
+    async def reply(self, persona: Persona, turns: Sequence[Turn], *, selfie: bool, channel: object = None) -> str:
+        """The persona's answer to the last turn of `turns`, checked before anyone sees it."""
         last = next((t.content for t in reversed(turns) if t.role == "user"), "")
-        if safety.sexualises_minors(last):
+        recent = [t.content for t in turns[-4:-1]]
+        if safety.chat_turn_refused(last, context=recent):
             return safety.MINOR_REFUSAL  # refused in words too, and the LLM never sees it
         if self._backend is None:
             return template_reply(persona, last, selfie=selfie)
@@ -93,5 +101,9 @@ class ReplyWriter:
         except ChatBackendError as err:
             log.warning("LLM reply failed (%s); using a template", err)
             return template_reply(persona, last, selfie=selfie)
-        answer = answer.strip()
-        return answer[:MAX_REPLY_CHARS] if answer else template_reply(persona, last, selfie=selfie)
+        answer = answer.strip()[:MAX_REPLY_CHARS]
+        if not answer:
+            return template_reply(persona, last, selfie=selfie)
+        if not safety.reply_allowed(answer, persona, channel, context=[last]):
+            return safety.NEUTRAL_REPLY  # a refused reply becomes a neutral in-character line
+        return answer

@@ -18,6 +18,7 @@ import httpx
 import yarl
 
 from bot.client import SelfieBot
+from bot.image_check import ImageCheckUnavailable
 from bot.redaction import install_redaction
 from bot.settings import DEFAULT_API_BASE, Settings, SettingsError
 from bot.storage import BotStore
@@ -142,8 +143,11 @@ def run_main(argv: list[str]) -> int:
     except discord.LoginFailure:
         print("Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal.", file=sys.stderr)
         return 1
-    except GenerationError as error:
+    except (GenerationError, ImageCheckUnavailable) as error:
         print(f"selfiebot: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # aiohttp's connection errors are OSErrors: Discord (or DISCORD_API_BASE) unreachable
+        print(f"selfiebot: could not reach Discord at {settings.api_base} ({type(error).__name__}).", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,83 +1,71 @@
-"""What pictures may be made where: explicit content, minors, real people's photos.
+"""The picture and text policy where it meets Discord: channels, personas, and the sentences a refusal says.
 
-Rules, checked on the request text, the persona and the final prompt:
-- anything sexual together with any sign of a minor is refused everywhere;
-- explicit pictures of a persona drawn from an uploaded photo (a reference image) are refused everywhere, because
-  the photo may show a real person;
-- other explicit pictures only in an age-restricted channel (a thread follows its parent) of a persona whose admin
-  allowed NSFW.
-The word lists are deliberately broad: a declined request costs a rephrase, a wrong picture costs far more.
+The rules themselves live in `personas.policy` (normalised meaning, not spelling) and are applied on every path that
+turns text into a picture or a post: persona setup and import, chat selfies, `/selfie`, "Another take", previews,
+restart resumes, LLM prompts and LLM replies. Here we only add what Discord decides (an age-restricted channel, a
+thread following its parent) and choose the words. The image check on the finished picture is `bot/image_check.py`.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import discord
 
+from personas import policy
 from personas.models import Persona
-from personas.validation import clean_text
+from personas.policy import PictureDecision, Reason
 
-_EXPLICIT = re.compile(
-    r"\b(?:nsfw|nude|nudes|naked|nudity|topless|bottomless|nipples?|boobs?|tits|breasts?|genitals?|pussy|penis|"
-    r"dick|cock|vagina|butt ?naked|sex|sexy|sexual|porn\w*|xxx|explicit|lewd|hentai|erotic\w*|undress\w*|strip\w*|"
-    r"lingerie|onlyfans|horny|spicy pics?|in (?:the|your) underwear|without (?:any )?clothes|no clothes|"
-    r"fetish\w*|bdsm|orgasm\w*|cum|aroused|talk dirty|dirty talk|sext\w*|slut\w*|whore|blowjob|handjob|"
-    r"masturbat\w*|grop(?:e|es|ed|ing))\b",
-    re.IGNORECASE,
-)
-_MINOR = re.compile(
-    r"\b(?:child|children|kid|kids|minor|minors|underage|under-age|preteen|pre-teen|teen|teens|teenage\w*|"
-    r"schoolgirl|schoolboy|loli|lolicon|shota|young girl|little girl|little boy|toddler|baby|infant|"
-    r"middle school|high school(?:er)?|junior high|elementary school|grade school|primary school|jailbait|"
-    r"(?:1[0-7]|[1-9]|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)[ -]?"
-    r"(?:yo|y/o|years? old|year-old|yrs? old))\b",
-    re.IGNORECASE,
-)
-# Digits and symbols people swap for letters to slip past word lists ("nud3", "s3xy", "$ex").
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_MIXED_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
-# Letters spelled out one by one: "n u d e", "n.u.d.e", "n-u-d-e".
-_SPELLED = re.compile(r"\b(?:[a-z][\s.\-_*]+){2,}[a-z]\b")
-
-
-def _spelled_words(run: str) -> str:
-    """ "a n u d e" -> "anude nude ude ...": every suffix, since a spelled word can follow a one-letter word."""
-    letters = re.sub(r"[^a-z]", "", run)[:40]
-    return " " + " ".join(letters[i:] for i in range(max(1, len(letters) - 2))) + " "
-
-
-def _variants(text: str) -> tuple[str, ...]:
-    """The text as written (cleaned of invisible characters and lookalike forms) plus its de-obfuscated forms."""
-    plain = clean_text(text or "").casefold()
-    deleet = _MIXED_WORD.sub(lambda m: m.group().translate(_LEET), plain)
-    spelled = _SPELLED.sub(lambda m: _spelled_words(m.group()), deleet)
-    return plain, deleet, spelled
-
+log = logging.getLogger(__name__)
 
 MINOR_REFUSAL = "No. I don't make anything like that, ever."
+NEUTRAL_REPLY = "Let's talk about something else 🙂"
+_DECLINES = {
+    Reason.MINOR: MINOR_REFUSAL,
+    Reason.MINOR_PERSONA_NSFW: MINOR_REFUSAL,
+    Reason.REAL_PERSON: "I don't send explicit pictures of myself; that's a line I keep everywhere.",
+    Reason.PERSONA_SFW: "Mm, not that kind of picture from me. Ask me for something else?",
+    Reason.CHANNEL_SFW: "Not in here! Ask me in an age-restricted channel if you want that kind of picture.",
+    Reason.NEGATIVE_UNDRESSES: "Mm, not that kind of picture from me. Ask me for something else?",
+}
+_SETUP_REFUSALS = {
+    Reason.MINOR: "A persona can never combine a minor with anything sexual; change the description.",
+    Reason.MINOR_PERSONA_NSFW: (
+        "A persona described as a minor (or with any sign of one) can never allow NSFW; turn NSFW off or change it."
+    ),
+    Reason.REAL_PERSON: "A persona drawn from a reference photo can never be explicit; remove the explicit wording.",
+    Reason.PERSONA_SFW: "This persona does not allow NSFW, so its description cannot be explicit.",
+    Reason.NEGATIVE_UNDRESSES: "The negative prompt cannot name clothing: that would undress the pictures.",
+}
 
 
 @dataclass(frozen=True)
 class Decision:
-    allowed: bool
-    explicit: bool = False
-    reason: str = ""  # "minor" | "real_person" | "channel" | "persona"
-    decline: str = ""  # in-character sentence when not allowed
+    """A picture decision with the persona's words for a refusal (`decline`)."""
 
+    policy: PictureDecision
+    decline: str = ""
 
-def is_explicit(text: str) -> bool:
-    return any(_EXPLICIT.search(variant) for variant in _variants(text))
+    @property
+    def allowed(self) -> bool:
+        return self.policy.allowed
 
+    @property
+    def explicit(self) -> bool:
+        return self.policy.explicit
 
-def mentions_minor(text: str) -> bool:
-    return any(_MINOR.search(variant) for variant in _variants(text))
+    @property
+    def must_stay_clothed(self) -> bool:
+        return self.policy.must_stay_clothed
 
+    @property
+    def reason(self) -> str:
+        return str(self.policy.violation) if self.policy.violation else ""
 
-def sexualises_minors(text: str) -> bool:
-    """Sexual wording together with any sign of a minor: refused everywhere, in pictures and in words."""
-    return is_explicit(text) and mentions_minor(text)
+    def harden(self, prompt: str, negative: str) -> tuple[str, str]:
+        return self.policy.harden(prompt, negative)
 
 
 def channel_is_age_restricted(channel: object) -> bool:
@@ -88,37 +76,60 @@ def channel_is_age_restricted(channel: object) -> bool:
     return bool(is_nsfw()) if callable(is_nsfw) else bool(getattr(channel, "nsfw", False))
 
 
-def check_picture(persona: Persona, channel: object, *texts: str) -> Decision:
-    """May `persona` send a picture for a request made of `texts` (request, prompt) in `channel`?"""
-    combined = " ".join(t for t in texts if t)
-    explicit = is_explicit(combined)
-    if not explicit:
-        return Decision(True)
-    if mentions_minor(combined) or mentions_minor(persona.appearance):
-        return Decision(False, True, "minor", MINOR_REFUSAL)
-    if persona.reference_path:
-        return Decision(
-            False, True, "real_person", "I don't send explicit pictures of myself; that's a line I keep everywhere."
-        )
-    if not persona.nsfw:
-        return Decision(False, True, "persona", "Mm, not that kind of picture from me. Ask me for something else?")
-    if not channel_is_age_restricted(channel):
-        return Decision(
-            False, True, "channel", "Not in here! Ask me in an age-restricted channel if you want that kind of picture."
-        )
-    return Decision(True, True)
+def persona_text(persona: Persona) -> str:
+    """Every text field of a persona: a minor cue anywhere in it counts at picture time."""
+    parts = (persona.name, persona.appearance, persona.style, persona.lora_trigger, persona.personality)
+    return " . ".join(p for p in parts if p)
 
 
-def check_persona_settings(appearance: str, nsfw: bool) -> str | None:
-    """A sentence refusing NSFW on a persona described as a minor, else None."""
-    if nsfw and mentions_minor(appearance):
-        return "A persona described as a minor can never allow NSFW; turn NSFW off or change the appearance."
-    return None
+def check_picture(persona: Persona, channel: object, *, request: str, prompt: str = "", negative: str = "") -> Decision:
+    """May `persona` send this picture in `channel`? Called on the request alone before admission, and on the final
+    prompt and negative (every extractor and template applied) right before generation."""
+    decision = policy.check_picture(
+        persona_text=persona_text(persona),
+        request=request,
+        prompt=prompt,
+        negative=negative,
+        nsfw_allowed=persona.nsfw,
+        age_restricted=channel_is_age_restricted(channel),
+        has_reference=bool(persona.reference_path),
+    )
+    if decision.allowed:
+        return Decision(decision)
+    return Decision(decision, _DECLINES.get(decision.reason, MINOR_REFUSAL))
 
 
-def sfw_negative(negative: str) -> str:
-    """The negative prompt with SFW terms in front, for pictures that must stay safe for work."""
-    lowered = negative.lower()
-    if "nsfw" in lowered and "nude" in lowered:
-        return negative
-    return ", ".join(p for p in ("nsfw, nude, explicit", negative) if p)
+def check_persona_settings(fields: Mapping[str, object], *, nsfw: bool, has_reference: bool) -> str | None:
+    """A sentence refusing persona settings (typed, edited or imported) that break the policy, else None."""
+    texts = {k: str(v) for k, v in fields.items() if isinstance(v, str) and v}
+    violation = policy.check_persona_fields(texts, nsfw=nsfw, has_reference=has_reference)
+    if violation is None:
+        return None
+    log.info("refused persona settings (%s)", violation)
+    return _SETUP_REFUSALS.get(violation.reason, _SETUP_REFUSALS[Reason.MINOR])
+
+
+def persona_fields(persona: Persona) -> dict[str, str]:
+    return {
+        "name": persona.name,
+        "appearance": persona.appearance,
+        "personality": persona.personality,
+        "style": persona.style,
+        "negative": persona.negative,
+        "lora_trigger": persona.lora_trigger,
+    }
+
+
+def chat_turn_refused(text: str, *, context: Iterable[str] = ()) -> bool:
+    """Sexual wording about a minor (in this text, or with `context`): never answered, never sent to an LLM."""
+    return policy.check_chat_turn(text, context=context) is not None
+
+
+def reply_allowed(text: str, persona: Persona, channel: object, *, context: Iterable[str] = ()) -> bool:
+    """May the persona post this (LLM-written) text here?"""
+    violation = policy.check_reply(
+        text, context=context, nsfw_allowed=persona.nsfw, age_restricted=channel_is_age_restricted(channel)
+    )
+    if violation is not None:
+        log.warning("withheld a reply of %s (%s)", persona.name, violation)
+    return violation is None

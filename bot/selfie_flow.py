@@ -17,6 +17,7 @@ import discord
 from bot import safety
 from bot.admission import Admission, Refused
 from bot.buttons import selfie_view
+from bot.image_check import WITHHELD, ImageCheck
 from bot.messages import camera_trouble, generation_words
 from bot.pictures import encode_picture, request_for, upload_limit
 from bot.progress import StatusMessage, progress_text
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 BACK_AFTER_RESTART = "I have to restart for a moment; I'll send your selfie when I'm back 📸"
 GAVE_UP = "My camera gave up on this one; try again in a bit."
 CANNOT_POST = "I couldn't post the picture here; check my permissions."
+PERSONA_GONE = "that persona was deleted while your selfie was on its way, so it won't be sent."
 
 
 class SelfieFlow:
@@ -54,6 +56,7 @@ class SelfieFlow:
         extractor: SceneExtractor,
         admission: Admission,
         work: WorkTracker,
+        image_check: ImageCheck,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -64,6 +67,7 @@ class SelfieFlow:
         self._extractor = extractor
         self._admission = admission
         self._work = work
+        self._image_check = image_check
 
     async def run(self, ctx: SelfieContext, status: StatusMessage) -> SelfieOutcome:
         ticket = ctx.ticket
@@ -114,13 +118,14 @@ class SelfieFlow:
             base_seed, take = seed, 0
             description = describe_scene(plan.scene)
 
-        decision = safety.check_picture(persona, channel, ctx.request_text, prompt)
+        # The final prompt and negative (every extractor, template and the persona's fields applied) are judged,
+        # then hardened: adult anchoring for explicit pictures, child terms always in the negative.
+        decision = safety.check_picture(persona, channel, request=ctx.request_text, prompt=prompt, negative=negative)
         if not decision.allowed:
             log.info("declined a picture of %s in %s (%s)", persona.name, channel.id, decision.reason)
             await self._settle(ctx, f"declined: {decision.reason}")
             return SelfieOutcome(Outcome.DECLINED, decision.decline)
-        if not decision.explicit:
-            negative = safety.sfw_negative(negative)
+        prompt, negative = decision.harden(prompt, negative)
 
         request = request_for(
             persona, prompt=prompt, negative=negative, seed=seed, settings=self._settings, engine=self._engine
@@ -132,6 +137,7 @@ class SelfieFlow:
                 on_progress=lambda e: status.show(progress_text(persona.name, e)),
                 owner=ctx.requester.id,  # round-robin between users: one user's burst does not hold up the rest
             )
+            withheld = await self._image_check.withhold(result.image, must_stay_clothed=decision.must_stay_clothed)
             data, filename = encode_picture(result.image, upload_limit(channel))
         except QueueFullError as error:
             await status.finish(None, None)
@@ -152,6 +158,15 @@ class SelfieFlow:
             await self._settle(ctx, "cancelled")
             raise
 
+        if withheld:
+            await status.finish(None, None)
+            await self._settle(ctx, "withheld by the image check")
+            return SelfieOutcome(Outcome.DECLINED, WITHHELD)
+        if await store.get_persona_by_id(guild_id, persona.id) is None:
+            # Deleted while its selfie was drawn: nothing is posted or recorded for it.
+            await status.finish(None, None)
+            await self._settle(ctx, "persona deleted")
+            return SelfieOutcome(Outcome.DECLINED, PERSONA_GONE)
         parameters = result.report() | {
             "base_seed": base_seed,
             "take": take,

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from bot.admission import Admission
+from bot.image_check import ImageCheck
 from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.storage import BotStore
@@ -80,3 +81,4 @@ class BotServices:
     admission: Admission
     work: WorkTracker
     http: httpx.AsyncClient
+    image_check: ImageCheck

@@ -15,6 +15,7 @@ from typing import Any
 from personas.chat_backend import ChatBackend
 from personas.errors import ChatBackendError
 from personas.models import SCENE_TEXT_FIELDS, SceneState, Turn
+from personas.policy.turns import allowed_turns
 from personas.prompting import sanitize_chat_text
 from personas.scene import OfflineSceneExtractor, SceneExtractor
 
@@ -77,7 +78,7 @@ class LLMSceneExtractor:
     async def _ask(self, turns: Sequence[Turn], current: SceneState) -> SceneState:
         chat = "\n".join(
             f"{'persona' if t.role == 'persona' else 'user'}: {sanitize_chat_text(t.content, 500)}"
-            for t in turns[-MAX_TURNS:]
+            for t in allowed_turns(turns[-MAX_TURNS:])
             if t.role in {"user", "persona"}
         )
         messages = [

@@ -146,7 +146,7 @@ class Chat(commands.Cog):
         text = self._clean(message)
         intake: Intake | str | None = None
         if detect_selfie_request(without_name(text, persona)) is not None:
-            decision = safety.check_picture(persona, channel, text)
+            decision = safety.check_picture(persona, channel, request=text)
             if not decision.allowed:
                 # Declined before admission: a refused request must not use up one of the user's slots.
                 await store.add_turn(
@@ -178,7 +178,7 @@ class Chat(commands.Cog):
         guild_id = message.guild.id
         turns = await store.recent_turns(guild_id, channel.id, persona.id)
         async with channel.typing():
-            reply = await services.replies.reply(persona, turns, selfie=intake is not None)
+            reply = await services.replies.reply(persona, turns, selfie=intake is not None, channel=channel)
         if intake is None and not persona_says_sending(reply):
             await self._say(message, persona, reply)
             return

@@ -17,7 +17,7 @@ from PIL import Image
 from bot import safety
 from bot.assets import discard, fetch, prepare_assets
 from bot.checks import manage_server
-from bot.errors import UploadError
+from bot.errors import UploadError, UserFacingError
 from bot.lookup import persona_names, require_persona
 from bot.pictures import request_for
 from bot.selfie_flow import SelfieFlow
@@ -93,7 +93,9 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
     async def _create(
         self, interaction: discord.Interaction, fields: dict, reference, lora, lora_scale: float
     ) -> Persona:
-        refusal = safety.check_persona_settings(str(fields.get("appearance", "")), bool(fields.get("nsfw")))
+        refusal = safety.check_persona_settings(
+            fields, nsfw=bool(fields.get("nsfw")), has_reference=reference is not None or bool(fields.get("reference"))
+        )
         if refusal:
             raise UploadError(refusal)
         # Typed fields first: a bad name should not cost a download and a model check.
@@ -190,8 +192,11 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         ):
             if value is not None:
                 changes[key] = value
+        merged = safety.persona_fields(current) | {k: v for k, v in changes.items() if isinstance(v, str)}
         refusal = safety.check_persona_settings(
-            str(changes.get("appearance", current.appearance)), bool(changes.get("nsfw", current.nsfw))
+            merged,
+            nsfw=bool(changes.get("nsfw", current.nsfw)),
+            has_reference=reference is not None or bool(current.reference_path),
         )
         if refusal:
             raise UploadError(refusal)
@@ -282,18 +287,29 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         requests = []
         for scene in PREVIEW_SCENES:
             built = build_prompt(persona, scene, "selfie", count_tokens=self.services.engine.count_tokens)
+            # The same picture policy as every selfie; a preview is always judged as safe for work.
+            decision = safety.check_picture(
+                persona, None, request="preview", prompt=built.prompt, negative=built.negative_prompt
+            )
+            if not decision.allowed:
+                raise UserFacingError(f"No preview: {decision.decline}")
+            prompt, negative = decision.harden(built.prompt, built.negative_prompt)
             requests.append(
                 request_for(
                     persona,
-                    prompt=built.prompt,
-                    negative=safety.sfw_negative(built.negative_prompt),
+                    prompt=prompt,
+                    negative=negative,
                     seed=persona.seed,
                     settings=self.services.settings,
                     engine=self.services.engine,
                 )
             )
         results = await asyncio.gather(*(self.services.service.generate(r) for r in requests))
-        data = await asyncio.to_thread(grid, [r.image for r in results])
+        images = [r.image for r in results]
+        for index, image in enumerate(images):
+            if await self.services.image_check.withhold(image, must_stay_clothed=True):
+                images[index] = Image.new("RGB", image.size, (128, 128, 128))  # withheld: a grey tile instead
+        data = await asyncio.to_thread(grid, images)
         await interaction.followup.send(
             f"**{persona.name}** at the beach, in a café, in the city at night and in the rain (seed {persona.seed}).",
             file=discord.File(io.BytesIO(data), filename="preview.png"),

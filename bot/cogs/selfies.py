@@ -80,7 +80,7 @@ class Selfies(commands.Cog):
         store = self.services.store
         await store.add_turn(interaction.guild_id, channel.id, persona.id, interaction.user.id, "user", request_text)
         turns = await store.recent_turns(interaction.guild_id, channel.id, persona.id)
-        caption = await self.services.replies.reply(persona, turns, selfie=True)
+        caption = await self.services.replies.reply(persona, turns, selfie=True, channel=channel)
         context = SelfieContext(
             persona=persona,
             channel=channel,

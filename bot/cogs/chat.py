@@ -145,6 +145,14 @@ class Chat(commands.Cog):
         store, channel = self.services.store, message.channel
         text = self._clean(message)
         intake: Intake | str | None = None
+        recent = [t.content for t in await store.recent_turns(message.guild.id, channel.id, persona.id, limit=3)]
+        if safety.chat_turn_refused(text, context=recent):
+            # Sexual wording about a minor (alone or with the last turns): refused in words, nothing is drawn.
+            await store.add_turn(
+                message.guild.id, channel.id, persona.id, message.author.id, "user", text, message_id=message.id
+            )
+            await self._say(message, persona, safety.MINOR_REFUSAL, mention=True)
+            return
         if detect_selfie_request(without_name(text, persona)) is not None:
             decision = safety.check_picture(persona, channel, request=text)
             if not decision.allowed:

@@ -253,7 +253,6 @@ def real_weights(args) -> dict:
     data_dir = Path(os.environ.get("DATA_DIR", "data"))  # as `selfiebot render`: hub downloads and caches go there
     engine = Engine.load(args.model, device=args.device, data_dir=data_dir, ip_adapter=args.ip_adapter, dtype="auto")
     scorer = IdentityScorer.create(pipe=engine.pipe)
-    clip = ClipSimilarity.from_pipeline(engine.pipe)
     references = [open_identity_image(path) for path in args.reference]
     size = args.size or engine.native_size
     results = {"model": args.model, "candidates": args.candidates, "steps": args.steps, "size": size, "scales": {}}
@@ -281,8 +280,6 @@ def real_weights(args) -> dict:
             if args.save:
                 args.save.mkdir(parents=True, exist_ok=True)
                 outcome.image.save(args.save / f"scale{scale}-{index:02d}.png")
-        embeds = clip.embed(chosen_pictures)
-        pairwise = (embeds @ embeds.T)[torch.triu(torch.ones(len(SCENES), len(SCENES), dtype=torch.bool), 1)]
         results["scales"][str(scale)] = {
             "plain": distribution(plain),
             "best_of_n": distribution(best),
@@ -290,7 +287,7 @@ def real_weights(args) -> dict:
             "face_found_best_of_n": faces_best,
             "same_person_plain": same_plain,
             "same_person_best_of_n": same_best,
-            "scene_sameness_clip_mean": round(float(pairwise.mean()), 4),  # high = every scene looks alike
+            "scene_sameness": round(scorer.scene_sameness(chosen_pictures), 4),  # high = every scene looks alike
             "seconds": round(time.perf_counter() - started, 2),
         }
         print(json.dumps({"ip_scale": scale, **results["scales"][str(scale)]}), flush=True)

@@ -127,6 +127,18 @@ class IdentityScorer:
                 )
         return scores  # type: ignore[return-value]
 
+    def scene_sameness(self, images: Sequence[Image.Image]) -> float:
+        """Mean pairwise CLIP similarity of pictures meant to show different scenes (0..1 like `similarity_to_score`).
+        High means every scene came out alike: the reference (or LoRA) is over-constraining the picture. For
+        calibration, next to the identity scores of the same pictures."""
+        if self._clip is None:
+            raise IdentityUnavailable("scene variety needs a CLIP image encoder (load an IP-Adapter)")
+        if len(images) < 2:
+            raise ValueError("scene variety needs at least two pictures")
+        embeds = self._clip.embed(images)
+        upper = torch.triu(torch.ones(len(images), len(images), dtype=torch.bool), diagonal=1)
+        return similarity_to_score(float((embeds @ embeds.T)[upper].mean()))
+
     def _face_template(self, references: Sequence[Image.Image]) -> np.ndarray | None:
         if self._faces is None:
             return None

@@ -98,6 +98,14 @@ def test_a_picture_without_a_face_falls_back_to_clip_without_a_decision(engine):
     assert 0.0 <= other.score < itself.score
 
 
+def test_scene_sameness_is_one_for_identical_pictures_and_lower_for_varied_ones(engine):
+    scorer = IdentityScorer.create(pipe=engine.pipe, use_faces=False)
+    identical = engine.run([engine.prepare(tiny_request(seed=5)) for _ in range(3)])
+    varied = engine.run([engine.prepare(tiny_request(seed=seed)) for seed in (5, 6, 7)])
+    assert scorer.scene_sameness(identical) == pytest.approx(1.0, abs=1e-5)
+    assert scorer.scene_sameness(varied) < 0.999
+
+
 @needs_faces
 def test_without_a_clip_encoder_a_faceless_picture_cannot_be_scored(face_scorer, astronaut):
     with pytest.raises(IdentityUnavailable):

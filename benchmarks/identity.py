@@ -338,7 +338,8 @@ def cpu_and_demo(args) -> dict:
     from generation.engine import Engine
     from generation.loading import load_pipeline
 
-    results: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    # Other work on a shared machine shows in every timing: the load average says how much there was.
+    results: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "load_before": os.getloadavg()[0]}
     if face_model_available():
         import dlib
 
@@ -367,6 +368,7 @@ def cpu_and_demo(args) -> dict:
     results["candidates_cost"] = candidates_cost(engine, kit, size, steps, args.repeats, args.counts)
     print(json.dumps({"candidates_cost": results["candidates_cost"]}), flush=True)
     results["calibration_sweep"] = calibration_sweep_time(engine, kit, size, steps)
+    results["load_after"] = os.getloadavg()[0]
     return results
 
 

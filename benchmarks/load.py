@@ -1,8 +1,8 @@
 """Load: bursts of chat selfie requests against the bot on the local Discord stand-in; prints what came back.
 
     python -m benchmarks.load [--users 20] [--requests 5] [--personas 3] [--channels 3] [--spread 2.0]
-                              [--per-user 2] [--per-guild 10] [--timeout 180] [--json OUT]
-    python -m benchmarks.load --users 10 --requests 30 --spread 120 --per-user 3 --per-guild 30   # a soak
+                              [--per-user 2] [--timeout 180] [--json OUT]
+    python -m benchmarks.load --users 10 --requests 30 --spread 120 --per-user 3   # a soak
 
 A soak spreads many requests over minutes and reports resident memory before and after (growth = leaks).
 
@@ -59,7 +59,7 @@ def rss_mb() -> float:
 
 
 def refusal_reason(text: str) -> str:
-    for key, reason in (("on the way", "per_user"), ("swamped", "per_guild"), ("queue is full", "queue_full")):
+    for key, reason in (("on the way", "per_user"), ("queue is full", "queue_full")):
         if key in text:
             return reason
     return "other"
@@ -88,7 +88,6 @@ async def run(args: argparse.Namespace) -> dict:
             guild_ready_timeout_s=0.1,
             shutdown_grace_s=5.0,
             max_pending_per_user=args.per_user,
-            max_pending_per_guild=args.per_guild,
         )
         async with bot_resources(settings, engine) as bot:
             client = asyncio.create_task(bot.start(settings.discord_token))
@@ -165,7 +164,6 @@ async def run(args: argparse.Namespace) -> dict:
             "channels": args.channels,
             "spread_s": args.spread,
             "max_pending_per_user": settings.max_pending_per_user,
-            "max_pending_per_guild": settings.max_pending_per_guild,
             "max_queue": settings.max_queue,
             "steps": settings.selfie_steps,
             "size": settings.selfie_size,
@@ -201,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--spread", type=float, default=2.0, help="seconds over which the requests arrive")
     parser.add_argument("--per-user", type=int, default=2, help="MAX_PENDING_PER_USER")
-    parser.add_argument("--per-guild", type=int, default=10, help="MAX_PENDING_PER_GUILD")
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)

@@ -1,8 +1,12 @@
-"""`Admission`: how many selfies one user and one server may have on the way at once.
+"""`Admission`: how many selfies one user may have on the way at once.
 
 The selfie flow asks before it queues anything. A refusal is one sentence the persona can say; an admitted request
 holds a `Ticket` that is released when the request is over, whatever the outcome, so a failure never leaks a slot.
 Counts live in this process only: after a restart the resumed requests are admitted again (`force=True`).
+
+There is deliberately no per-server cap: a fixed cap refused a busy server's burst while the GPU sat idle. Servers
+share the GPU fairly instead (the generation queue serves round-robin by server, then by user), and the only other
+refusal is the global queue being full (`MAX_QUEUE`, raised by the generation service).
 """
 
 from __future__ import annotations
@@ -30,11 +34,10 @@ class Ticket:
 
 
 class Admission:
-    def __init__(self, per_user: int = 2, per_guild: int = 10) -> None:
+    def __init__(self, per_user: int = 2) -> None:
         self.per_user = per_user
-        self.per_guild = per_guild
-        self._users: Counter[tuple[int, int]] = Counter()  # (guild, user): per server, like the guild limit
-        self._guilds: Counter[int] = Counter()
+        self._users: Counter[tuple[int, int]] = Counter()  # (guild, user): a user's limit is per server
+        self._guilds: Counter[int] = Counter()  # only counted (for figures and tests), never a limit
 
     def pending(self, guild_id: int, user_id: int | None = None) -> int:
         return self._guilds[guild_id] if user_id is None else self._users[guild_id, user_id]
@@ -47,8 +50,6 @@ class Admission:
                 if mine == 1:
                     raise Refused("you already have a selfie on the way — I'll get to the next one after that.")
                 raise Refused(f"you already have {mine} selfies on the way — I'll get to the next one after those.")
-            if self._guilds[guild_id] >= self.per_guild:
-                raise Refused("I'm swamped with selfie requests on this server right now — ask me again in a minute?")
         self._users[guild_id, user_id] += 1
         self._guilds[guild_id] += 1
         return Ticket(self, guild_id, user_id)

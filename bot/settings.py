@@ -153,8 +153,7 @@ class Settings:
     message_content: bool = True
     shutdown_grace_s: float = 60.0
     guild_ready_timeout_s: float = 2.0
-    max_pending_per_user: int = 2  # selfies one user may have on the way at once
-    max_pending_per_guild: int = 10  # ... and one server
+    max_pending_per_user: int = 2  # selfies one user may have on the way at once (servers share fairly, no cap)
     max_queue: int = 100  # pictures waiting for the GPU, all servers together
     max_batch: int | None = None  # pictures per pipeline call (None: 1 on the CPU, 4 on CUDA)
     lora_cache: int = 8  # persona LoRAs kept loaded at once (least recently used evicted)
@@ -193,7 +192,6 @@ class Settings:
             message_content=_bool(merged, "MESSAGE_CONTENT_INTENT", True),
             shutdown_grace_s=_bounded_float(merged, "SHUTDOWN_GRACE", 60.0, 0.0),
             max_pending_per_user=_int(merged, "MAX_PENDING_PER_USER", 2),
-            max_pending_per_guild=_int(merged, "MAX_PENDING_PER_GUILD", 10),
             max_queue=_int(merged, "MAX_QUEUE", 100),
             max_batch=_int(merged, "MAX_BATCH", 0, low=0) or None,
             lora_cache=_int(merged, "LORA_CACHE", 8),

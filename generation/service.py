@@ -70,6 +70,13 @@ class _Job:
         self.loop.call_soon_threadsafe(_settle, self.future, result, error)
 
 
+def _group_of(owner: Hashable) -> Hashable:
+    """The fairness group of an owner: `group` for `(group, member)`, else the owner itself."""
+    if isinstance(owner, tuple) and len(owner) == 2:
+        return ("group", owner[0])
+    return ("owner", owner)
+
+
 def _call_safely(callback: ProgressCallback, event: ProgressEvent) -> None:
     try:
         callback(event)
@@ -112,6 +119,7 @@ class GenerationService:
         self._closing = False
         self._served = 0
         self._last_served: dict[Hashable, int] = {}  # owner -> serving tick of their latest job
+        self._group_last_served: dict[Hashable, int] = {}  # owner group (e.g. server) -> the same
         self.completed = 0
         self.failed = 0
         self._thread = threading.Thread(target=self._work, name="selfiebot-generation", daemon=True)
@@ -132,8 +140,9 @@ class GenerationService:
     ) -> GenerationResult:
         """Queue `request` and wait for its picture. Cancelling the awaiting task withdraws a queued request.
 
-        Requests are served round-robin between owners (e.g. the requesting user), so nobody waits behind
-        another owner's burst; without an owner, in arrival order.
+        Requests are served round-robin between owners, so nobody waits behind another owner's burst. An owner
+        `(group, member)` (e.g. `(guild_id, user_id)`) is served round-robin between groups first, then between
+        members of a group. Without an owner, in arrival order.
         """
         loop = asyncio.get_running_loop()
         job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers), owner)
@@ -185,17 +194,32 @@ class GenerationService:
                 self._serve(batch)
 
     def _fair_order(self) -> list[_Job]:
-        """Pending jobs in serving order: each owner's first job, in order of who was served longest ago, then
-        each owner's second job, and so on. Call with the condition held."""
-        seen: dict[Hashable, int] = {}
-        ranked = []
+        """Pending jobs in serving order. Call with the condition held.
+
+        Two levels of round-robin: the group served longest ago goes first (an owner `(group, member)` belongs to
+        `group`, e.g. a server; any other owner is a group of its own), and inside it the member served longest ago
+        (e.g. a user); each turn takes that member's oldest job. A busy server's burst therefore waits behind one
+        job of each other server, and one user's burst behind one job of each other user of the same server."""
+        queues: dict[Hashable, dict[Hashable, list[_Job]]] = {}
         for job in self._pending:
-            if job.cancelled:
-                continue
-            rank = seen.get(job.owner, 0)
-            seen[job.owner] = rank + 1
-            ranked.append((rank, self._last_served.get(job.owner, 0), job.number, job))
-        return [job for *_, job in sorted(ranked, key=lambda item: item[:3])]
+            if not job.cancelled:
+                queues.setdefault(_group_of(job.owner), {}).setdefault(job.owner, []).append(job)
+        group_tick = {group: self._group_last_served.get(group, 0) for group in queues}
+        owner_tick = {owner: self._last_served.get(owner, 0) for members in queues.values() for owner in members}
+        tick = self._served
+        order: list[_Job] = []
+        while queues:
+            group = min(queues, key=lambda g: (group_tick[g], min(jobs[0].number for jobs in queues[g].values())))
+            members = queues[group]
+            owner = min(members, key=lambda o: (owner_tick[o], members[o][0].number))
+            order.append(members[owner].pop(0))
+            tick += 1
+            group_tick[group] = owner_tick[owner] = tick
+            if not members[owner]:
+                del members[owner]
+                if not members:
+                    del queues[group]
+        return order
 
     def _take_batch(self) -> list[_Job]:
         """The next job in fair order plus compatible ones. A LoRA file appears at one scale per batch."""
@@ -219,6 +243,7 @@ class GenerationService:
             self._pending.remove(job)
             self._served += 1
             self._last_served[job.owner] = self._served
+            self._group_last_served[_group_of(job.owner)] = self._served
         return batch
 
     def _serve(self, batch: list[_Job]) -> None:

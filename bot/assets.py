@@ -41,9 +41,9 @@ async def discard(store: PersonaStore, paths: list[Path]) -> None:
 async def fetch(services: BotServices, attachment: discord.Attachment, limit: int, what: str) -> bytes:
     """Stream an attachment from Discord's CDN (or the configured API host) with the bot's HTTP client."""
     settings = services.settings
-    hosts = uploads.download_hosts(settings.api_base)
+    origins = uploads.download_origins(settings.api_base)
     return await uploads.fetch_attachment(
-        services.http, attachment, limit, settings.download_timeout_s, what, allowed_hosts=hosts
+        services.http, attachment, limit, settings.download_timeout_s, what, allowed_origins=origins
     )
 
 

@@ -11,6 +11,8 @@ import io
 import logging
 import os
 import tempfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,15 +40,33 @@ def _mib(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} bytes"
 
 
-# Hosts Discord serves attachments from. The configured API base's host is added at run time, so a proxy or a
-# local Discord stand-in works; nothing else is ever fetched.
-DISCORD_CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
+# Origins (scheme, host, port) Discord serves attachments from. The configured API base's origin is added at run time,
+# so a proxy or a local Discord stand-in works; nothing else is ever fetched (another port on the same host is not
+# the same server).
+Origin = tuple[str, str, int]
+DISCORD_CDN_ORIGINS: frozenset[Origin] = frozenset(
+    {("https", "cdn.discordapp.com", 443), ("https", "media.discordapp.net", 443)}
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK = 64 * 1024
 
 
-def download_hosts(api_base: str) -> frozenset[str]:
-    host = urlsplit(api_base).hostname
-    return DISCORD_CDN_HOSTS | ({host} if host else set())
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) of an http(s) URL with the default port filled in; None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def download_origins(api_base: str) -> frozenset[Origin]:
+    origin = origin_of(api_base)
+    return DISCORD_CDN_ORIGINS | ({origin} if origin else set())
 
 
 def _too_big(what: str, limit: int) -> UploadError:
@@ -59,7 +79,7 @@ async def fetch_attachment(
     limit: int,
     timeout: float,
     what: str,
-    allowed_hosts: frozenset[str] = DISCORD_CDN_HOSTS,
+    allowed_origins: frozenset[Origin] = DISCORD_CDN_ORIGINS,
 ) -> bytes:
     """The attachment's bytes, streamed from the URL Discord gave for it (never a user-typed link).
 
@@ -71,9 +91,9 @@ async def fetch_attachment(
             f"The {what} is {_mib(attachment.size)}; the limit is {_mib(limit)}, so upload a smaller file."
         )
     url = attachment.url
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or parts.hostname not in allowed_hosts:
-        log.warning("refused to download an attachment from %s", parts.hostname)
+    origin = origin_of(url)
+    if origin is None or origin not in allowed_origins:
+        log.warning("refused to download an attachment from %s", origin)
         raise UploadError(f"That {what} does not come from Discord; attach the file to the command itself.")
     try:
         async with asyncio.timeout(timeout):
@@ -86,19 +106,44 @@ async def fetch_attachment(
 
 
 async def _stream(http: httpx.AsyncClient, url: str, limit: int, what: str) -> bytes:
-    # identity: a compressed body could expand past the cap between two checks.
+    # Ask for identity, but a server may compress anyway: the body is decoded here, never more than the room left
+    # under the cap at a time, so a small compressed body cannot expand to gigabytes in memory before the check.
     async with http.stream("GET", url, follow_redirects=False, headers={"Accept-Encoding": "identity"}) as response:
         if response.status_code != 200:
             raise UploadError(f"Discord would not hand me the {what}; upload it again.")
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _too_big(what, limit)
+        decode = _bounded_decoder(response.headers.get("Content-Encoding", ""), what)
         buffer = bytearray()
-        async for chunk in response.aiter_bytes(_CHUNK):
-            buffer += chunk
-            if len(buffer) > limit:
+        async for raw in response.aiter_raw(_CHUNK):
+            room = limit + 1 - len(buffer)
+            piece, overflowed = decode(raw, room)
+            buffer += piece
+            if overflowed or len(buffer) > limit:
                 raise _too_big(what, limit)
         return bytes(buffer)
+
+
+def _bounded_decoder(encoding: str, what: str) -> Callable[[bytes, int], tuple[bytes, bool]]:
+    """`decode(raw, room) -> (decoded bytes, more than room would come out)` for the response's Content-Encoding."""
+    encoding = encoding.strip().lower()
+    if encoding in {"", "identity"}:
+        return lambda raw, room: (raw, len(raw) > room)
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
+    if wbits is None:
+        log.warning("refused an attachment download with Content-Encoding %r", encoding[:40])
+        raise UploadError(f"Discord would not hand me the {what}; upload it again.")
+    decompressor = zlib.decompressobj(wbits)
+
+    def decode(raw: bytes, room: int) -> tuple[bytes, bool]:
+        try:
+            piece = decompressor.decompress(raw, max(room, 1))
+        except zlib.error:
+            raise UploadError(f"Discord would not hand me the {what}; upload it again.") from None
+        return piece, bool(decompressor.unconsumed_tail) or len(piece) > room
+
+    return decode
 
 
 def check_reference(data: bytes) -> tuple[str, str]:

@@ -149,7 +149,7 @@ async def file_server():
 
 
 async def test_downloads_stop_at_the_cap_the_timeout_and_foreign_hosts(file_server):
-    hosts = uploads.download_hosts("http://127.0.0.1:1/api/v10")
+    hosts = uploads.download_origins(f"{file_server}/api/v10")
     async with httpx.AsyncClient() as http:
         with pytest.raises(UploadError, match="larger than 64 KiB"):  # Discord said 10 bytes; the stream decides
             await uploads.fetch_attachment(http, fake_attachment(f"{file_server}/big", 10), 65536, 5, "file", hosts)
@@ -161,7 +161,8 @@ async def test_downloads_stop_at_the_cap_the_timeout_and_foreign_hosts(file_serv
         for url in ("https://evil.example/x.png", "file:///etc/passwd", "http://169.254.169.254/latest"):
             with pytest.raises(UploadError, match="does not come from Discord"):
                 await uploads.fetch_attachment(http, fake_attachment(url, 10), 65536, 5, "file", hosts)
-    assert uploads.download_hosts("https://discord.com/api/v10") == uploads.DISCORD_CDN_HOSTS | {"discord.com"}
+    expected = uploads.DISCORD_CDN_ORIGINS | {("https", "discord.com", 443)}
+    assert uploads.download_origins("https://discord.com/api/v10") == expected
 
 
 # -- admin checks at run time -------------------------------------------------------------------------------------

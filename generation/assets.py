@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
 from generation.errors import AssetProblem, InvalidAssetError
 
 _HASH_CHUNK = 1 << 20
+MAX_HEADER_DEPTH = 8  # a real header nests 3 levels: {name: {"shape": [..]}}; json.loads recurses per level
+# A JSON string (escapes included) or one bracket; strings are matched whole so brackets inside them don't count.
+_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 
 
 class ContentHashes:
@@ -37,6 +41,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _json_depth_within(raw: bytes, max_depth: int) -> bool:
+    """Nesting depth of JSON bytes, measured with a flat scan that never recurses."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return True
+
+
 def check_safetensors_header(path: Path) -> dict:
     """Read and check the JSON header of a .safetensors file without loading tensors (and never unpickling).
 
@@ -57,9 +75,14 @@ def check_safetensors_header(path: Path) -> dict:
                 problem=AssetProblem.NOT_SAFETENSORS,
             )
         raw = handle.read(header_len)
+    if not _json_depth_within(raw, MAX_HEADER_DEPTH):
+        raise InvalidAssetError(
+            f"{path.name} is not a valid .safetensors file (header nests deeper than {MAX_HEADER_DEPTH} levels)",
+            problem=AssetProblem.NOT_SAFETENSORS,
+        )
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, integers over Python's digit limit, too deep
         raise InvalidAssetError(
             f"{path.name} is not a valid .safetensors file (header is not JSON)", problem=AssetProblem.NOT_SAFETENSORS
         ) from None

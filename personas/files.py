@@ -7,6 +7,7 @@ basic strings, so escaping is the one thing to get right.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,11 +190,43 @@ def load_persona_file(source: str | Path) -> PersonaSpec:
         base_dir = path.parent
     else:
         text = source
+    return parse_persona(parse_toml(text), base_dir)
+
+
+# TOML strings and comments are matched whole, so brackets inside them do not count as nesting.
+_TOML_STRING_COMMENT_OR_BRACKET = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]'
+)
+MAX_TOML_DEPTH = 32  # a persona file needs 2; tomllib recurses per level and fails around 250
+
+
+def _toml_depth_within(text: str, max_depth: int) -> bool:
+    """Nesting depth of arrays and inline tables, measured with a flat scan that never recurses."""
+    depth = 0
+    for match in _TOML_STRING_COMMENT_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif token in ("]", "}"):
+            depth -= 1
+    return True
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML text as a dict, or `PersonaFileError` with one sentence (bad syntax, nesting too deep)."""
+    too_deep = PersonaFileError(
+        f"The persona file nests lists or tables more than {MAX_TOML_DEPTH} levels deep; a persona file needs no nesting."
+    )
+    if not _toml_depth_within(text, MAX_TOML_DEPTH):
+        raise too_deep
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
+    except RecursionError:  # belt and braces: the scan above should make this unreachable
+        raise too_deep from None
     except tomllib.TOMLDecodeError as err:
         raise PersonaFileError(f"The persona file is not valid TOML ({err}); fix that line and try again.") from None
-    return parse_persona(data, base_dir)
 
 
 def toml_string(value: str) -> str:

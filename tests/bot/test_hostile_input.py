@@ -203,3 +203,38 @@ async def test_edit_with_bad_input_changes_nothing(discord_standin, bots, kit):
     after = await running.bot.services.store.get_persona(w.guild.id, "Mira")
     assert asdict(after) == asdict(before)
     assert sorted(stored_files(running.bot.services.settings.data_dir)) == files_before
+
+
+def deeply_nested_safetensors(levels: int = 50_000) -> bytes:
+    """A safetensors file with one real tensor whose header metadata nests `levels` lists deep."""
+    import json as _json
+    import struct as _struct
+
+    tensor = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
+    header = _json.dumps({"unet.w.lora_A.weight": tensor})[:-1] + ', "__metadata__": {"x": '
+    header += "[" * levels + "]" * levels + "}}"
+    raw = header.encode()
+    return _struct.pack("<Q", len(raw)) + raw + b"\0" * 4
+
+
+async def test_deeply_nested_files_are_refused_with_one_sentence(discord_standin, bots):
+    running = await bots()
+    w = discord_standin.default
+    nested_toml = 'name = "Mira"\nappearance = "a woman"\nextra = ' + "[" * 500 + "]" * 500 + "\n"
+    handle = await discord_standin.invoke_slash(
+        w.guild, w.general, w.admin, "persona", subcommand="import",
+        attachments={"file": ("mira.toml", nested_toml.encode(), "application/toml")},
+    )  # fmt: skip
+    reply = (await handle.wait_for_followup(timeout=20)).content
+    assert_one_sentence(reply, "nests", case="TOML 500 levels deep")
+    text = await run_create(
+        discord_standin, attachments={"lora": ("mira.safetensors", deeply_nested_safetensors(), "application/x")}
+    )
+    assert_one_sentence(text, ".safetensors", case="safetensors header 50000 levels deep")
+    shallow = await run_create(
+        discord_standin, attachments={"lora": ("mira.safetensors", deeply_nested_safetensors(500), "application/x")}
+    )
+    assert_one_sentence(shallow, ".safetensors", case="safetensors header 500 levels deep")
+    assert "wrong" not in reply.lower() + text.lower() + shallow.lower()
+    assert await running.bot.services.store.list_personas(w.guild.id) == []
+    assert stored_files(running.bot.services.settings.data_dir) == []

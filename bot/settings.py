@@ -159,6 +159,8 @@ class Settings:
     lora_cache: int = 8  # persona LoRAs kept loaded at once (least recently used evicted)
     dtype: str = "auto"  # weight precision: auto (fp16 on GPUs, fp32 on CPU), float16, bfloat16, float32
     resume_max_age_s: float = 600.0  # chat requests younger than this are served again after a restart
+    chat_rate_limit: int = 5  # lines one member gets answered per window (0: no limit); the rest are ignored
+    chat_rate_window_s: float = 30.0
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -197,6 +199,8 @@ class Settings:
             lora_cache=_int(merged, "LORA_CACHE", 8),
             dtype=_choice(merged, "DTYPE", ("auto", "float16", "bfloat16", "float32")),
             resume_max_age_s=_bounded_float(merged, "RESUME_MAX_AGE", 600.0, 0.0),
+            chat_rate_limit=_int(merged, "CHAT_RATE_LIMIT", 5, low=0),
+            chat_rate_window_s=_bounded_float(merged, "CHAT_RATE_WINDOW", 30.0, 0.1, 3600.0),
             extra=merged,
         )
 

@@ -22,6 +22,7 @@ from bot.errors import WebhookUnavailable
 from bot.jobs import Intake, SelfieJobs
 from bot.lookup import personas_for
 from bot.progress import WebhookStatus
+from bot.rate_limit import ChatRateLimit
 from bot.selfie_flow import SelfieFlow
 from bot.selfie_request import SelfieContext
 from bot.services import BotServices
@@ -56,6 +57,8 @@ class Chat(commands.Cog):
         self.flow = flow
         self.jobs = jobs
         self._bot_user = bot_user  # known only once connected
+        settings = services.settings
+        self.rate_limit = ChatRateLimit(settings.chat_rate_limit, settings.chat_rate_window_s)
 
     def _clean(self, message: discord.Message) -> str:
         text = message.content
@@ -101,8 +104,12 @@ class Chat(commands.Cog):
         if not personas:
             return
         persona = await self.addressed(message, personas)
-        if persona is not None:
-            self.services.work.track(self.converse(message, persona), name=f"chat-{message.id}")
+        if persona is None:
+            return
+        if not self.rate_limit.allow((message.guild.id, message.author.id)):
+            log.info("chat rate limit: ignored a line from %s in guild %s", message.author.id, message.guild.id)
+            return
+        self.services.work.track(self.converse(message, persona), name=f"chat-{message.id}")
 
     async def _say(self, message: discord.Message, persona: Persona, text: str, *, mention: bool = False) -> None:
         content = f"{message.author.mention} {text}" if mention else text

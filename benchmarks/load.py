@@ -148,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict:
                     mean_waits[user.name] = statistics.fmean(g - a for a, g in zip(asked, got, strict=False))
             duplicates = sum(max(0, len(by_user[u.id]) - len(sent[u.id])) for u in users)
             unanswered = sum(max(0, len(sent[u.id]) - len(by_user[u.id])) for u in users)
-            pending = await bot.bot_store.pending_jobs()
+            pending = await bot.services.bot_store.pending_jobs()
             rss_after = rss_mb()
             await bot.drain(settings.shutdown_grace_s)
             await bot.close()

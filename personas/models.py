@@ -53,6 +53,10 @@ class Persona:
     created_at: datetime | None = _kept_by_store(default=None)
     updated_at: datetime | None = _kept_by_store(default=None)
     lora_trigger: str = _look(default="")
+    prompt_style: str = _look(default="")  # "" (the bot's PROMPT_STYLE), "natural" or "tags"
+    greeting: str = ""  # said when the persona is first activated in a channel (character cards' first_mes)
+    scenario: str = ""  # the card's scenario; its scene cues seed the first conversation
+    card_extras: dict[str, Any] = field(default_factory=dict)  # card fields we do not use, kept for a lossless export
 
 
 # Changing any of these changes what a selfie looks like, so it bumps `Persona.version`.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -17,6 +18,10 @@ PERSONALITY_MAX = 2000
 STYLE_MAX = 200
 NEGATIVE_MAX = 400
 LORA_TRIGGER_MAX = 60
+GREETING_MAX = 2000
+SCENARIO_MAX = 2000
+CARD_EXTRAS_MAX = 256 * 1024  # bytes of JSON
+PROMPT_STYLES = ("", "natural", "tags")
 
 # Zero-width, bidi controls and other characters that render as nothing but make two names differ.
 _INVISIBLE = re.compile(
@@ -141,3 +146,34 @@ def validate_avatar_url(url: str | None) -> str | None:
     if parsed.scheme not in {"http", "https"} or not parsed.netloc or len(url) > 2000:
         raise InvalidPersonaField("The avatar must be an http(s) link to an image.", field="avatar_url", problem="url")
     return url
+
+
+def validate_greeting(text: str | None) -> str:
+    return _bounded_text(text, GREETING_MAX, "greeting", field="greeting")
+
+
+def validate_scenario(text: str | None) -> str:
+    return _bounded_text(text, SCENARIO_MAX, "scenario", field="scenario")
+
+
+def validate_prompt_style(style: object) -> str:
+    value = str(style or "").strip().lower()
+    if value not in PROMPT_STYLES:
+        raise InvalidPersonaField(
+            "The prompt style must be “natural” or “tags”.", field="prompt_style", problem="choice"
+        )
+    return value
+
+
+def validate_card_extras(extras: object) -> dict:
+    if not isinstance(extras, dict):
+        raise InvalidPersonaField("Card extras must be a JSON object.", field="card_extras", problem="type")
+    try:
+        size = len(json.dumps(extras))
+    except (TypeError, ValueError):
+        raise InvalidPersonaField("Card extras must be plain JSON.", field="card_extras", problem="type") from None
+    if size > CARD_EXTRAS_MAX:
+        raise InvalidPersonaField(
+            "The card's extra data is too large to keep.", field="card_extras", problem="too_long"
+        )
+    return extras

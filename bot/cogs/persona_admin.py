@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import discord
@@ -15,16 +14,16 @@ from discord.ext import commands
 from PIL import Image
 
 from bot import safety
-from bot.assets import discard, fetch, prepare_assets
+from bot.assets import discard, prepare_assets
 from bot.checks import manage_server
+from bot.cogs.persona_files import PersonaFileCommands
 from bot.errors import UploadError, UserFacingError
 from bot.lookup import persona_names, require_persona
+from bot.persona_setup import check_text_fields, create_persona, persona_embed
 from bot.pictures import request_for
 from bot.selfie_flow import SelfieFlow
 from bot.services import BotServices
-from personas import validation
-from personas.files import dump_persona_toml, load_persona_file
-from personas.models import Persona, SceneState
+from personas.models import SceneState
 from personas.prompting import build_prompt
 
 log = logging.getLogger(__name__)
@@ -38,41 +37,6 @@ PREVIEW_SCENES = (
 )
 
 
-_TEXT_CHECKS = {
-    "appearance": validation.validate_appearance,
-    "personality": validation.validate_personality,
-    "avatar_url": validation.validate_avatar_url,
-}
-
-
-def check_text_fields(fields: dict) -> None:
-    """Raise the store's own PersonaError for a bad typed field before any file is downloaded or written."""
-    for key, check in _TEXT_CHECKS.items():
-        if key in fields:
-            check(fields[key])
-
-
-def _short(digest: str | None) -> str:
-    return digest[:12] if digest else "none"
-
-
-def persona_embed(persona: Persona) -> discord.Embed:
-    embed = discord.Embed(title=persona.name, description=persona.appearance, colour=discord.Colour.blurple())
-    if persona.personality:
-        embed.add_field(name="Personality", value=persona.personality[:1024], inline=False)
-    embed.add_field(name="Seed", value=f"{persona.seed} ({persona.seed_mode})")
-    embed.add_field(name="NSFW", value="allowed in age-restricted channels" if persona.nsfw else "no")
-    embed.add_field(name="Version", value=str(persona.version))
-    embed.add_field(name="Reference", value=f"{_short(persona.reference_hash)} (scale {persona.ip_scale:g})")
-    embed.add_field(name="LoRA", value=f"{_short(persona.lora_hash)} (scale {persona.lora_scale:g})")
-    embed.add_field(name="Style", value=persona.style or "default")
-    if persona.negative:
-        embed.add_field(name="Negative prompt", value=persona.negative[:1024], inline=False)
-    if persona.avatar_url:
-        embed.set_author(name=persona.name, icon_url=persona.avatar_url)
-    return embed
-
-
 def grid(images: list[Image.Image]) -> bytes:
     width, height = images[0].size
     sheet = Image.new("RGB", (width * 2, height * 2))
@@ -84,30 +48,15 @@ def grid(images: list[Image.Image]) -> bytes:
 
 
 @app_commands.guild_only()
-class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="Set up the server's personas"):
+class PersonaAdmin(
+    PersonaFileCommands, commands.GroupCog, group_name="persona", group_description="Set up the server's personas"
+):
+    """The `/persona` group. Subcommands of one feature live in their own mixin module (files: persona_files.py)."""
+
     def __init__(self, services: BotServices, flow: SelfieFlow) -> None:
         self.services = services
         self.flow = flow
         super().__init__()
-
-    async def _create(
-        self, interaction: discord.Interaction, fields: dict, reference, lora, lora_scale: float
-    ) -> Persona:
-        refusal = safety.check_persona_settings(
-            fields, nsfw=bool(fields.get("nsfw")), has_reference=reference is not None or bool(fields.get("reference"))
-        )
-        if refusal:
-            raise UploadError(refusal)
-        # Typed fields first: a bad name should not cost a download and a model check.
-        existing = [p.name for p in await self.services.store.list_personas(interaction.guild_id)]
-        validation.validate_name(str(fields.get("name", "")), existing)
-        check_text_fields(fields)
-        assets = await prepare_assets(self.services, reference, lora, lora_scale)
-        try:
-            return await self.services.store.create_persona(interaction.guild_id, **fields, **assets.fields)
-        except BaseException:
-            await discard(self.services.store, assets.new_files)
-            raise
 
     @app_commands.command(name="create", description="Create a persona")
     @app_commands.describe(
@@ -145,7 +94,9 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         ):
             if value is not None:
                 fields[key] = value
-        persona = await self._create(interaction, fields, reference, lora, lora_scale or 0.8)
+        persona = await create_persona(
+            self.services, interaction.guild_id, fields, reference=reference, lora=lora, lora_scale=lora_scale or 0.8
+        )
         await interaction.followup.send(
             f"Created **{persona.name}**. Use `/persona activate name:{persona.name}` in a channel where it should live.",
             embed=persona_embed(persona),
@@ -313,49 +264,5 @@ class PersonaAdmin(commands.GroupCog, group_name="persona", group_description="S
         await interaction.followup.send(
             f"**{persona.name}** at the beach, in a café, in the city at night and in the rain (seed {persona.seed}).",
             file=discord.File(io.BytesIO(data), filename="preview.png"),
-            ephemeral=True,
-        )
-
-    @app_commands.command(name="import", description="Create a persona from a persona file (.toml)")
-    @app_commands.describe(file="The persona file", reference="Its reference picture", lora="Its LoRA (.safetensors)")
-    @manage_server()
-    async def import_(
-        self,
-        interaction: discord.Interaction,
-        file: discord.Attachment,
-        reference: discord.Attachment | None = None,
-        lora: discord.Attachment | None = None,
-    ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await fetch(self.services, file, MAX_PERSONA_FILE, "persona file")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UploadError("The persona file must be UTF-8 text (TOML).") from None
-        if "=" not in text:
-            raise UploadError("That is not a persona file: it needs `name = ...` and `appearance = ...` lines.")
-        spec = load_persona_file(text)
-        fields = spec.settings()
-        persona = await self._create(interaction, fields, reference, lora, spec.lora_scale)
-        note = ""
-        if (spec.reference and reference is None) or (spec.lora and lora is None):
-            note = " File paths in the persona file are ignored: attach the reference / LoRA to the command instead."
-        await interaction.followup.send(
-            f"Imported **{persona.name}**.{note}", embed=persona_embed(persona), ephemeral=True
-        )
-
-    @app_commands.command(name="export", description="Download a persona as a persona file (.toml)")
-    @app_commands.autocomplete(name=persona_names)
-    @manage_server()
-    async def export(self, interaction: discord.Interaction, name: str) -> None:
-        persona = await require_persona(self.services.store, interaction.guild_id, name)
-        # Server paths mean nothing elsewhere (and should not leak): the file names the assets by hash instead.
-        text = dump_persona_toml(replace(persona, reference_path=None, lora_path=None))
-        if persona.reference_hash or persona.lora_hash:
-            text += f"# reference sha256: {persona.reference_hash or 'none'}\n# lora sha256: {persona.lora_hash or 'none'}\n"
-        filename = "".join(ch if ch.isalnum() else "_" for ch in persona.name) or "persona"
-        await interaction.response.send_message(
-            f"**{persona.name}** as a persona file.",
-            file=discord.File(io.BytesIO(text.encode("utf-8")), filename=f"{filename}.toml"),
             ephemeral=True,
         )

@@ -301,6 +301,12 @@ def main() -> int:
     parser.add_argument("--gpu-shapes", action="store_true", help="candidates cost with SD 1.5 architecture on CUDA")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-accuracy", action="store_true", help="skip the face accuracy pairs (timings only)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: on a shared machine two spinning threads measured 4-30x slower)",
+    )
     parser.add_argument("--counts", type=int, nargs="+", default=[2, 3, 4], help="candidate counts to time")
     parser.add_argument("--model", help="real weights: diffusers folder, hub id or .safetensors file")
     parser.add_argument("--ip-adapter", type=Path)
@@ -319,6 +325,7 @@ def main() -> int:
     from generation.logs import quiet_library_logs
 
     quiet_library_logs()
+    torch.set_num_threads(args.threads)
     if args.model:
         if not (args.ip_adapter and args.reference):
             print("--model needs --ip-adapter DIR and --reference IMG.", file=sys.stderr)

@@ -135,7 +135,7 @@ class SelfieFlow:
             result = await self._service.generate(
                 request,
                 on_progress=lambda e: status.show(progress_text(persona.name, e)),
-                owner=ctx.requester.id,  # round-robin between users: one user's burst does not hold up the rest
+                owner=(guild_id, ctx.requester.id),  # round-robin between servers, then users within a server
             )
             withheld = await self._image_check.withhold(result.image, must_stay_clothed=decision.must_stay_clothed)
             data, filename = encode_picture(result.image, upload_limit(channel))

@@ -158,6 +158,8 @@ class Settings:
     max_batch: int | None = None  # pictures per pipeline call (None: 1 on the CPU, 4 on CUDA)
     lora_cache: int = 8  # persona LoRAs kept loaded at once (least recently used evicted)
     dtype: str = "auto"  # weight precision: auto (fp16 on GPUs, fp32 on CPU), float16, bfloat16, float32
+    image_check: str = "auto"  # auto (when the [nudity] extra is installed), on (required), off
+    image_check_threshold: float = 0.0  # 0: the detector's default
     resume_max_age_s: float = 600.0  # chat requests younger than this are served again after a restart
     chat_rate_limit: int = 5  # lines one member gets answered per window (0: no limit); the rest are ignored
     chat_rate_window_s: float = 30.0
@@ -201,6 +203,8 @@ class Settings:
             resume_max_age_s=_bounded_float(merged, "RESUME_MAX_AGE", 600.0, 0.0),
             chat_rate_limit=_int(merged, "CHAT_RATE_LIMIT", 5, low=0),
             chat_rate_window_s=_bounded_float(merged, "CHAT_RATE_WINDOW", 30.0, 0.1, 3600.0),
+            image_check=_choice(merged, "IMAGE_CHECK", ("auto", "on", "off")),
+            image_check_threshold=_bounded_float(merged, "IMAGE_CHECK_THRESHOLD", 0.0, 0.0, 1.0),
             extra=merged,
         )
 

@@ -154,7 +154,7 @@ class SelfieJobs:
         try:
             requester = self._find_user(job.requester_id) or Requester(job.requester_id)
             turns = await self._store.recent_turns(job.guild_id, channel.id, persona.id)
-            caption = await self._replies.reply(persona, turns, selfie=True)
+            caption = await self._replies.reply(persona, turns, selfie=True, channel=channel)
             status = WebhookStatus(self._webhooks, channel, persona, self._settings.progress_interval_s)
             context = SelfieContext(
                 persona=persona,

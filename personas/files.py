@@ -9,108 +9,108 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from personas import validation
 from personas.errors import PersonaError, PersonaFileError
-from personas.models import Persona
+from personas.models import EDITABLE_PERSONA_FIELDS, Persona
 from personas.seeds import default_seed
+from personas.storage.personas import check_persona_fields
 
-_KNOWN_KEYS = (
-    "name",
-    "appearance",
-    "personality",
-    "seed",
-    "seed_mode",
-    "negative",
-    "style",
-    "reference",
-    "lora",
-    "lora_scale",
-    "lora_trigger",
-    "ip_scale",
-    "nsfw",
-    "avatar_url",
-)
+# The persona's fields are declared once, on `Persona`; a file holds the editable ones, with two exceptions:
+# paths are named after what they point at (a server never trusts them: it stores only files it received itself),
+# and hashes and card extras are never written by hand (the server computes the one, cards bring the other).
+_FILE_KEY_FOR = {"reference_path": "reference", "lora_path": "lora"}
+_NOT_IN_FILES = frozenset({"reference_hash", "lora_hash", "card_extras"})
+_FILE_FIELDS = tuple(name for name in EDITABLE_PERSONA_FIELDS if name not in _NOT_IN_FILES)  # Persona's names
+_KEY_OF_FIELD = {name: _FILE_KEY_FOR.get(name, name) for name in _FILE_FIELDS}
+FILE_KEYS = tuple(_KEY_OF_FIELD.values())  # as a file names them, in file order
+REQUIRED_KEYS = ("name", "appearance")
+_PERSONA_DEFAULTS = {f.name: f.default for f in fields(Persona)}
+_PERSONA_TYPES = typing.get_type_hints(Persona)
+
+
+def _default(name: str) -> Any:
+    return _PERSONA_DEFAULTS[name]
 
 
 @dataclass(frozen=True)
 class PersonaSpec:
-    """A persona as a file describes it, before it has a guild, an id or stored files."""
+    """A persona as a file describes it, before it has a guild, an id or stored files.
+
+    Kept on purpose beside `Persona` (its seed may be unset, its paths are the file's): the field names are
+    `FILE_KEYS` plus `card_extras`, checked at import below, and the defaults are `Persona`'s own."""
 
     name: str
     appearance: str
-    personality: str = ""
-    seed: int | None = None
-    seed_mode: str = "fixed"
-    negative: str = ""
-    style: str = ""
+    personality: str = _default("personality")
+    seed: int | None = None  # None: derived from the name
+    seed_mode: str = _default("seed_mode")
+    negative: str = _default("negative")
+    style: str = _default("style")
     reference: str | None = None
     lora: str | None = None
-    lora_scale: float = 0.8
-    lora_trigger: str = ""
-    ip_scale: float = 0.6
-    nsfw: bool = False
-    avatar_url: str | None = None
-    # From a character card (personas/cards): not settings, but what the bot stores beside the persona.
-    greeting: str = ""
-    scenario: str = ""
+    lora_scale: float = _default("lora_scale")
+    lora_trigger: str = _default("lora_trigger")
+    ip_scale: float = _default("ip_scale")
+    nsfw: bool = _default("nsfw")
+    avatar_url: str | None = _default("avatar_url")
+    prompt_style: str = _default("prompt_style")
+    # From a character card (personas/cards) or a file: what the bot says and where the first scene is set.
+    greeting: str = _default("greeting")
+    scenario: str = _default("scenario")
     card_extras: dict[str, Any] | None = field(default=None, hash=False)  # JSON-able, for a lossless export
 
     @property
     def effective_seed(self) -> int:
         return self.seed if self.seed is not None else default_seed(self.name)
 
+    def _persona_values(self) -> dict[str, Any]:
+        """Every editable `Persona` field this spec sets, under `Persona`'s names."""
+        values = {name: getattr(self, _FILE_KEY_FOR.get(name, name)) for name in _FILE_FIELDS}
+        return values | {"seed": self.effective_seed, "card_extras": dict(self.card_extras or {})}
+
     def settings(self) -> dict[str, object]:
         """The persona's settings as `PersonaStore.create_persona` takes them. File paths are left out: a server
         stores only files it received and checked itself."""
-        return {
-            "name": self.name,
-            "appearance": self.appearance,
-            "personality": self.personality,
-            "seed": self.effective_seed,
-            "seed_mode": self.seed_mode,
-            "negative": self.negative,
-            "style": self.style,
-            "lora_scale": self.lora_scale,
-            "lora_trigger": self.lora_trigger,
-            "ip_scale": self.ip_scale,
-            "nsfw": self.nsfw,
-            "avatar_url": self.avatar_url,
-        }
+        return {name: value for name, value in self._persona_values().items() if name not in _FILE_KEY_FOR}
 
     def to_persona(self, guild_id: int = 0, persona_id: int = 0) -> Persona:
         """An unsaved `Persona` (for the CLI and previews); file paths stay as written."""
-        return Persona(
-            id=persona_id,
-            guild_id=guild_id,
-            name=self.name,
-            appearance=self.appearance,
-            personality=self.personality,
-            negative=self.negative,
-            style=self.style,
-            seed=self.effective_seed,
-            seed_mode=self.seed_mode,  # type: ignore[arg-type]
-            reference_path=self.reference,
-            lora_path=self.lora,
-            lora_scale=self.lora_scale,
-            lora_trigger=self.lora_trigger,
-            ip_scale=self.ip_scale,
-            nsfw=self.nsfw,
-            avatar_url=self.avatar_url,
-        )
+        return Persona(id=persona_id, guild_id=guild_id, **self._persona_values())
 
 
-def _expect(data: dict[str, Any], key: str, kind: type | tuple[type, ...], label: str) -> Any:
-    value = data.get(key)
-    if value is None:
-        return None
+if {f.name for f in fields(PersonaSpec)} != {*FILE_KEYS, "card_extras"}:  # the one restatement, checked
+    raise TypeError("PersonaSpec must have exactly the persona file keys (FILE_KEYS) plus card_extras")
+
+
+def _file_kind(name: str) -> type:
+    """What TOML type a field's value must have: bool, int, float, or text for everything else."""
+    kind = _PERSONA_TYPES[name]
+    return kind if kind in (bool, int, float) else str
+
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text in quotes"}
+
+
+def _read_value(data: dict[str, Any], key: str, name: str, base_dir: Path | None) -> Any:
+    """The value of `key` with its TOML type checked (one sentence naming the key if it is wrong)."""
+    value = data[key]
+    kind = _file_kind(name)
+    words = "a file path in quotes" if name in _FILE_KEY_FOR else _KIND_WORDS[kind]
     if isinstance(value, bool) and kind is not bool:
-        raise PersonaFileError(f"“{key}” must be {label}, not true/false.")
-    if not isinstance(value, kind):
-        raise PersonaFileError(f"“{key}” must be {label}.")
+        raise PersonaFileError(f"“{key}” must be {words}, not true/false.")
+    if not isinstance(value, (int, float) if kind is float else kind):
+        raise PersonaFileError(f"“{key}” must be {words}.")
+    if kind is float and not math.isfinite(value):
+        raise PersonaFileError(f"“{key}” must be a finite number.")
+    if name in _FILE_KEY_FOR:
+        if not value:
+            return None
+        if base_dir is not None and not Path(value).is_absolute():
+            return str((base_dir / value).resolve())
     return value
 
 
@@ -125,50 +125,17 @@ def parse_persona(data: dict[str, Any], base_dir: Path | None = None) -> Persona
 
 
 def _parse_persona(data: dict[str, Any], base_dir: Path | None) -> PersonaSpec:
-    unknown = sorted(set(data) - set(_KNOWN_KEYS))
+    unknown = sorted(set(data) - set(FILE_KEYS))
     if unknown:
-        raise PersonaFileError(f"Unknown key “{unknown[0]}” in the persona file; allowed: {', '.join(_KNOWN_KEYS)}.")
-    if "name" not in data or "appearance" not in data:
-        missing = "name" if "name" not in data else "appearance"
-        raise PersonaFileError(f"The persona file needs a “{missing}” line.")
-
-    def text(key: str) -> str:
-        return _expect(data, key, str, "text in quotes") or ""
-
-    def path(key: str) -> str | None:
-        value = _expect(data, key, str, "a file path in quotes")
-        if not value:
-            return None
-        if base_dir is not None and not Path(value).is_absolute():
-            return str((base_dir / value).resolve())
-        return value
-
-    def number(key: str, default: float) -> float:
-        value = _expect(data, key, (int, float), "a number")
-        if value is None:
-            return default
-        if not math.isfinite(value):
-            raise PersonaFileError(f"“{key}” must be a finite number.")
-        return validation.validate_scale(value, key.replace("_", " "))
-
-    seed = _expect(data, "seed", int, "a whole number")
-    nsfw = _expect(data, "nsfw", bool, "true or false")
-    return PersonaSpec(
-        name=validation.validate_name(text("name")),
-        appearance=validation.validate_appearance(text("appearance")),
-        personality=validation.validate_personality(text("personality")),
-        seed=None if seed is None else validation.validate_seed(seed),
-        seed_mode=validation.validate_seed_mode(data.get("seed_mode", "fixed")),
-        negative=validation.validate_negative(text("negative")),
-        style=validation.validate_style(text("style")),
-        reference=path("reference"),
-        lora=path("lora"),
-        lora_scale=number("lora_scale", 0.8),
-        lora_trigger=validation.validate_lora_trigger(text("lora_trigger")),
-        ip_scale=number("ip_scale", 0.6),
-        nsfw=bool(nsfw),
-        avatar_url=validation.validate_avatar_url(_expect(data, "avatar_url", str, "a link in quotes")),
-    )
+        raise PersonaFileError(f"Unknown key “{unknown[0]}” in the persona file; allowed: {', '.join(FILE_KEYS)}.")
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise PersonaFileError(f"The persona file needs a “{key}” line.")
+    values = {name: _read_value(data, key, name, base_dir) for name, key in _KEY_OF_FIELD.items() if key in data}
+    paths = {_FILE_KEY_FOR[name]: values.pop(name) for name in _FILE_KEY_FOR if name in values}
+    # The same checks the store applies to typed values (one `validate_<field>` per field).
+    checked = check_persona_fields(values)
+    return PersonaSpec(**checked, **paths)
 
 
 def load_persona_file(source: str | Path) -> PersonaSpec:
@@ -261,26 +228,11 @@ def _toml_value(value: Any) -> str:
 def dump_persona_toml(persona: Persona | PersonaSpec) -> str:
     """A persona file that `load_persona_file` reads back to the same fields (paths as stored)."""
     if isinstance(persona, Persona):
-        values: dict[str, Any] = {
-            "name": persona.name,
-            "appearance": persona.appearance,
-            "personality": persona.personality,
-            "seed": persona.seed,
-            "seed_mode": persona.seed_mode,
-            "negative": persona.negative,
-            "style": persona.style,
-            "reference": persona.reference_path,
-            "lora": persona.lora_path,
-            "lora_scale": persona.lora_scale,
-            "lora_trigger": persona.lora_trigger,
-            "ip_scale": persona.ip_scale,
-            "nsfw": persona.nsfw,
-            "avatar_url": persona.avatar_url,
-        }
+        values = {key: getattr(persona, name) for name, key in _KEY_OF_FIELD.items()}
     else:
-        values = {key: getattr(persona, key) for key in _KNOWN_KEYS}
+        values = {key: getattr(persona, key) for key in FILE_KEYS}
     lines = [f"# selfiebot persona: {persona.name}".replace("\n", " ")]
-    for key in _KNOWN_KEYS:
+    for key in FILE_KEYS:
         value = values.get(key)
         if value is None or value == "":
             continue

@@ -167,6 +167,7 @@ def card_to_persona(card: CharacterCard, *, user_name: str | None = None) -> Imp
             lora_trigger=ours.lora_trigger if ours else "",
             ip_scale=ours.ip_scale if ours else 0.6,
             nsfw=ours.nsfw if ours else False,
+            prompt_style=(ours.prompt_style or "") if ours else "",
             greeting=greeting,
             scenario=scenario,
             card_extras=extras,

@@ -101,14 +101,24 @@ def _model(env: Mapping[str, str]) -> str:
     )
 
 
-def _existing_path(env: Mapping[str, str], key: str) -> Path | None:
-    raw = (env.get(key) or "").strip()
+_HUB_PATH = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w.-]+)*$")  # org/name, then a folder or file in it
+
+
+def _ip_adapter(env: Mapping[str, str]) -> Path | str | None:
+    """A local IP-Adapter folder or weights file, or a hub id (`org/name[/subfolder][/weights.safetensors]`) that
+    the engine reads from the Hugging Face cache the way it reads MODEL."""
+    raw = (env.get("IP_ADAPTER") or "").strip()
     if not raw:
         return None
     path = Path(raw).expanduser()
-    if not path.exists():
-        raise SettingsError(f"{key} points at {raw!r}, which does not exist.")
-    return path
+    if path.exists():
+        return path
+    if _HUB_PATH.match(raw) and not raw.startswith((".", "~")) and ".." not in raw.split("/"):
+        return raw
+    raise SettingsError(
+        f"IP_ADAPTER points at {raw!r}, which is neither an existing folder nor a hub id "
+        "(org/name, optionally followed by a subfolder or a .safetensors file)."
+    )
 
 
 def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
@@ -137,7 +147,7 @@ class Settings:
     data_dir: Path = Path("data")
     database_path: Path = Path("data/selfiebot.sqlite3")
     model: str = "demo"
-    ip_adapter: Path | None = None
+    ip_adapter: Path | str | None = None  # a local path, or a hub id read from the Hugging Face cache
     device: str = "auto"
     llm_base_url: str = ""
     llm_api_key: str = ""
@@ -163,6 +173,7 @@ class Settings:
     resume_max_age_s: float = 600.0  # chat requests younger than this are served again after a restart
     chat_rate_limit: int = 5  # lines one member gets answered per window (0: no limit); the rest are ignored
     chat_rate_window_s: float = 30.0
+    prompt_style: str = "natural"  # natural (sentences) or tags (booru-style, for anime checkpoints); per persona too
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -183,7 +194,7 @@ class Settings:
             data_dir=data_dir,
             database_path=Path(database).expanduser(),
             model=_model(merged),
-            ip_adapter=_existing_path(merged, "IP_ADAPTER"),
+            ip_adapter=_ip_adapter(merged),
             device=_device(merged),
             llm_base_url=_url(merged, "LLM_BASE_URL", "", ("https", "http")).rstrip("/"),
             llm_api_key=merged.get("LLM_API_KEY", ""),
@@ -203,6 +214,7 @@ class Settings:
             resume_max_age_s=_bounded_float(merged, "RESUME_MAX_AGE", 600.0, 0.0),
             chat_rate_limit=_int(merged, "CHAT_RATE_LIMIT", 5, low=0),
             chat_rate_window_s=_bounded_float(merged, "CHAT_RATE_WINDOW", 30.0, 0.1, 3600.0),
+            prompt_style=_choice(merged, "PROMPT_STYLE", ("natural", "tags")),
             image_check=_choice(merged, "IMAGE_CHECK", ("auto", "on", "off")),
             image_check_threshold=_bounded_float(merged, "IMAGE_CHECK_THRESHOLD", 0.0, 0.0, 1.0),
             extra=merged,

@@ -1,4 +1,5 @@
-"""`PersonaStore`: every persona, activation, conversation turn, scene and sent selfie, in one SQLite file.
+"""`PersonaStore`: every persona, look version, activation, conversation turn, scene and sent selfie, in one SQLite
+file.
 
 The parts live in `personas/storage/` (one module per table, the shared `Database` plumbing and the migrations);
 this class puts them together on one database. Every query names its guild: no method can return or change another
@@ -12,9 +13,12 @@ from pathlib import Path
 
 from personas.storage.activations import Activations
 from personas.storage.database import Database
+from personas.storage.look_scores import LookScores
+from personas.storage.looks import Looks
 from personas.storage.memory import DEFAULT_TURN_WINDOW, TURNS_KEPT_PER_CONVERSATION, Memory
 from personas.storage.migrations import MigrationSet
 from personas.storage.personas import Personas
+from personas.storage.references import References
 from personas.storage.scenes import Scenes
 from personas.storage.selfies import Selfies
 
@@ -24,7 +28,7 @@ __all__ = ["DEFAULT_TURN_WINDOW", "PERSONA_MIGRATIONS", "TURNS_KEPT_PER_CONVERSA
 PERSONA_MIGRATIONS = MigrationSet(owner="personas", package="personas", legacy_versions={1: 1, 2: 2, 3: 3, 4: 3})
 
 
-class PersonaStore(Personas, Activations, Memory, Scenes, Selfies):
+class PersonaStore(Personas, Activations, Memory, Scenes, Selfies, Looks, References, LookScores):
     """Open with `await PersonaStore.open(path)` (or `async with await PersonaStore.open(path) as store`); closing
     it closes its database, and with it every other store opened on that database."""
 

@@ -10,4 +10,7 @@ One file holds every package's tables; each package owns its tables and migratio
 | `memory.py` | `turns` (conversation memory) |
 | `scenes.py` | `scenes` (where each persona is, per channel) |
 | `selfies.py` | `selfies` (what was sent, with every regeneration parameter) |
+| `looks.py` | `persona_looks` (every look version, written with each look change; rollback) |
+| `references.py` | `persona_references` (reference pictures after the first) |
+| `look_scores.py` | (reads `selfies`) identity scores per look version |
 """

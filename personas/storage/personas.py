@@ -18,12 +18,13 @@ from personas.errors import DuplicatePersonaName, InvalidPersonaField, PersonaNo
 from personas.models import EDITABLE_PERSONA_FIELDS, LOOK_FIELDS, Persona
 from personas.seeds import default_seed
 from personas.storage.database import Connection, Repository, fetchall_in
+from personas.storage.looks import describe_changes, record_look_in
 from personas.storage.rows import from_row, insert_sql, to_column
 
 _PERSONA_FIELDS = {f.name: f for f in fields(Persona)}
 _PERSONA_TYPES = typing.get_type_hints(Persona)
 # Tables whose rows belong to one persona; deleting the persona deletes them in the same transaction.
-PERSONA_OWNED_TABLES = ("activations", "turns", "scenes", "selfies")
+PERSONA_OWNED_TABLES = ("activations", "turns", "scenes", "selfies", "persona_looks", "persona_references")
 
 
 def _now() -> datetime:
@@ -56,8 +57,11 @@ async def _names(conn: Connection, guild_id: int, *, except_id: int | None = Non
 
 
 class Personas(Repository):
-    async def create_persona(self, guild_id: int, /, **values: Any) -> Persona:
-        """A new persona from user-typed fields (`name` and `appearance` required); the seed defaults from the name."""
+    async def create_persona(
+        self, guild_id: int, /, *, changed_by: int | None = None, note: str = "created", **values: Any
+    ) -> Persona:
+        """A new persona from user-typed fields (`name` and `appearance` required); the seed defaults from the name.
+        Its look is recorded as look version 1, set by `changed_by` (a Discord user id)."""
         missing = [key for key in ("name", "appearance") if key not in values]
         if missing:
             raise InvalidPersonaField(
@@ -76,7 +80,9 @@ class Personas(Repository):
                 cursor = await conn.execute(sql, params)
             except sqlite3.IntegrityError:
                 raise DuplicatePersonaName(name) from None  # a concurrent create won the race
-            return int(cursor.lastrowid)
+            persona_id = int(cursor.lastrowid)
+            await record_look_in(conn, guild_id=guild_id, persona_id=persona_id, changed_by=changed_by, note=note)
+            return persona_id
 
         persona_id = await self.database.write(body)
         persona = await self.get_persona_by_id(guild_id, persona_id)
@@ -108,12 +114,17 @@ class Personas(Repository):
             raise PersonaNotFound(name=name)
         return persona
 
-    async def update_persona(self, guild_id: int, name: str, /, **changes: Any) -> Persona:
-        """Apply `changes` (`name=` renames); the version goes up when anything that changes the look changes."""
+    async def update_persona(
+        self, guild_id: int, name: str, /, *, changed_by: int | None = None, note: str | None = None, **changes: Any
+    ) -> Persona:
+        """Apply `changes` (`name=` renames). When anything that changes the look changes, the version goes up and
+        the new look is recorded as that version, set by `changed_by` (a Discord user id), with `note` (default:
+        which fields changed)."""
         current = await self.require_persona(guild_id, name)
         new_name = changes.pop("name", None)
         cleaned = check_persona_fields(changes)
-        look_changed = any(getattr(current, key) != value for key, value in cleaned.items() if key in LOOK_FIELDS)
+        changed_look = {key for key, value in cleaned.items() if key in LOOK_FIELDS and getattr(current, key) != value}
+        look_changed = bool(changed_look)
 
         async def body(conn: Connection) -> None:
             values = dict(cleaned)
@@ -128,6 +139,9 @@ class Personas(Repository):
                 )
             except sqlite3.IntegrityError:
                 raise DuplicatePersonaName(values.get("name", current.name)) from None  # a concurrent rename won
+            if look_changed:
+                text = note or describe_changes(changed_look)
+                await record_look_in(conn, guild_id=guild_id, persona_id=current.id, changed_by=changed_by, note=text)
 
         await self.database.write(body)
         updated = await self.get_persona_by_id(guild_id, current.id)
@@ -147,8 +161,15 @@ class Personas(Repository):
         return persona
 
     async def persona_files_in_use(self, path: str) -> bool:
-        """Whether any persona in any guild still uses this reference or LoRA file (files are shared by hash)."""
+        """Whether any persona, extra reference or look version in any guild still names this reference or LoRA
+        file (files are shared by content hash, and a version can be rolled back to)."""
         row = await self.database.fetchone(
-            "SELECT 1 FROM personas WHERE reference_path = ? OR lora_path = ? LIMIT 1", (path, path)
+            "SELECT 1 FROM personas WHERE reference_path = ?1 OR lora_path = ?1"
+            " UNION ALL SELECT 1 FROM persona_references WHERE path = ?1"
+            " UNION ALL SELECT 1 FROM persona_looks WHERE json_extract(look, '$.reference_path') = ?1"
+            " OR json_extract(look, '$.lora_path') = ?1"
+            " OR EXISTS (SELECT 1 FROM json_each(look, '$.references') WHERE json_extract(value, '$.path') = ?1)"
+            " LIMIT 1",
+            (path,),
         )
         return row is not None

@@ -18,7 +18,13 @@ from generation.adapters import BASE, AdapterCache
 from generation.assets import ContentHashes
 from generation.devices import resolve_device, resolve_dtype
 from generation.errors import ModelLoadError, ReferencesUnsupported
-from generation.loading import LoadedModel, find_ip_adapter_weights, ip_adapter_identity, load_pipeline
+from generation.loading import (
+    LoadedModel,
+    find_ip_adapter_weights,
+    ip_adapter_identity,
+    load_pipeline,
+    resolve_ip_adapter,
+)
 from generation.references import ReferenceCache, ReferenceEmbeddings
 from generation.request import GenerationRequest
 
@@ -47,6 +53,7 @@ class IPAdapterSwitch:
         """`location` is an IP-Adapter folder (weights + image_encoder/) or one weights file inside such a folder,
         for folders that hold several variants (e.g. ip-adapter_sd15 and ip-adapter-plus_sd15)."""
         self._pipe = pipe
+        location = resolve_ip_adapter(location)  # a hub id becomes the cached folder or file
         unet = pipe.unet
         self._plain = (dict(unet.attn_processors), unet.encoder_hid_proj, unet.config.encoder_hid_dim_type)
         if location.is_file():
@@ -146,6 +153,13 @@ class Engine:
         if self._counting_tokenizer is None:
             self._counting_tokenizer = copy.deepcopy(self.pipe.tokenizer)
         return len(self._counting_tokenizer(text, add_special_tokens=False, truncation=False).input_ids)
+
+    def switch_ip_adapter_off(self) -> None:
+        """Put the UNet's original attention processors back (a no-op without an IP-Adapter). LoRA training calls
+        this before each step: a UNet with its IP-Adapter on cannot run without image embeddings. The next batch
+        with a reference switches it on again by itself."""
+        if self._ip is not None:
+            self._ip.disable()
 
     def prepare(self, request: GenerationRequest, pinned: set[str] = frozenset()) -> PreparedRequest:
         """Resolve the request's LoRA and reference. Raises InvalidAssetError for unusable files."""

@@ -1,12 +1,14 @@
-"""Loading a text-to-image pipeline from a diffusers folder, a hub id, a single-file checkpoint or `demo`."""
+"""Loading a text-to-image pipeline from a diffusers folder, a hub id, a single-file checkpoint or `demo`, and
+finding an IP-Adapter given as a folder, a weights file or a hub id."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import torch
 
@@ -16,6 +18,9 @@ from generation.errors import InvalidAssetError, ModelLoadError
 log = logging.getLogger(__name__)
 
 IP_ADAPTER_WEIGHT_NAMES = ("ip-adapter.safetensors", "ip-adapter_sd15.safetensors", "ip-adapter_sdxl.safetensors")
+# org/name, then optionally a folder and/or a weights file inside the repository.
+_HUB_PATH = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(/[\w.-]+)*$")
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
 @dataclass
@@ -134,3 +139,45 @@ def ip_adapter_identity(folder: Path, weight_name: str) -> str:
             with open(path, "rb") as handle:
                 digest.update(handle.read(1 << 16))  # the header and first weights: cheap and distinctive
     return digest.hexdigest()[:16]
+
+
+def resolve_ip_adapter(location: str | Path) -> Path:
+    """The local IP-Adapter folder or weights file that `location` names.
+
+    A path that exists (or looks like a path) is returned as it is. Otherwise `location` is a hub id, read like
+    MODEL: from the Hugging Face cache (when HF_HUB_OFFLINE is set, or the hub cannot be reached) or fetched, and
+    then only the weights and `image_encoder/` are, never the other variants a repository holds. Forms:
+    `org/name`, `org/name/subfolder`, `org/name/subfolder/weights.safetensors`.
+    """
+    text = str(location).strip()
+    path = Path(text).expanduser()
+    if path.exists() or text.startswith((".", "/", "~")) or not _HUB_PATH.match(text) or ".." in text.split("/"):
+        return path  # the engine explains a path that does not exist
+    owner, name, *inner = text.split("/")
+    repo_id, inner_path = f"{owner}/{name}", "/".join(inner)
+    if inner_path.endswith(_PICKLE_SUFFIXES):
+        raise ModelLoadError(
+            f"IP_ADAPTER={text} names pickled weights; use the .safetensors file (pickles can run code).", source=text
+        )
+    is_file = inner_path.endswith(".safetensors")
+    folder = str(PurePosixPath(inner_path).parent) if is_file else inner_path
+    prefix = "" if folder in ("", ".") else f"{folder}/"
+    weights = inner_path if is_file else f"{prefix}*.safetensors"
+    patterns = [weights, f"{prefix}image_encoder/*.json", f"{prefix}image_encoder/*.safetensors"]
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot = Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as error:
+        raise ModelLoadError(
+            f"IP_ADAPTER={text} could not be loaded; download it first or point IP_ADAPTER at a local folder ({error}).",
+            source=text,
+        ) from error
+    target = snapshot / inner_path if inner_path else snapshot
+    if not target.exists():
+        raise ModelLoadError(
+            f"IP_ADAPTER={text}: {repo_id} has no {inner_path}; download it first or point IP_ADAPTER at a local "
+            "folder.",
+            source=text,
+        )
+    return target

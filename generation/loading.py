@@ -170,7 +170,8 @@ def resolve_ip_adapter(location: str | Path) -> Path:
         snapshot = Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as error:
         raise ModelLoadError(
-            f"IP_ADAPTER={text} could not be loaded; download it first or point IP_ADAPTER at a local folder ({error}).",
+            f"IP_ADAPTER={text} could not be loaded; download it first or point IP_ADAPTER at a local folder "
+            f"({error}).",
             source=text,
         ) from error
     target = snapshot / inner_path if inner_path else snapshot

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from generation.devices import is_out_of_memory, release_cached_memory
 from generation.engine import Engine, PreparedRequest
@@ -25,6 +26,8 @@ from generation.errors import (
     ServiceClosedError,
 )
 from generation.request import GenerationRequest, GenerationResult
+from generation.schedulers import with_scheduler
+from generation.training import RunState, StepReport, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class ProgressEvent:
     step: int = 0
     total: int = 0
     batch_size: int = 1
+    preview: bytes | None = None  # a small PNG of the picture so far, every few steps (generation/preview.py)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -122,6 +126,7 @@ class GenerationService:
         self._group_last_served: dict[Hashable, int] = {}  # owner group (e.g. server) -> the same
         self.completed = 0
         self.failed = 0
+        self._training: _TrainingSlot | None = None  # one LoRA training at a time (see `train`)
         self._thread = threading.Thread(target=self._work, name="selfiebot-generation", daemon=True)
         self._thread.start()
 
@@ -144,6 +149,7 @@ class GenerationService:
         `(group, member)` (e.g. `(guild_id, user_id)`) is served round-robin between groups first, then between
         members of a group. Without an owner, in arrival order.
         """
+        request = with_scheduler(request, self.engine.default_scheduler)  # the report names the real sampler
         loop = asyncio.get_running_loop()
         job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers), owner)
         with self._condition:
@@ -179,10 +185,15 @@ class GenerationService:
     def _work(self) -> None:
         while True:
             with self._condition:
-                while not self._pending and not self._closing:
+                while not self._pending and not self._closing and self._training is None:
                     self._condition.wait()
                 if self._closing and not self._pending:
+                    self._stop_training()
                     return
+                training = self._training if not self._pending else None
+            if training is not None:
+                self._train_step(training)  # only when no picture waits: selfies always go first
+                continue
             if self.batch_window_s:
                 time.sleep(self.batch_window_s)  # let requests that arrive together share the call
             with self._condition:
@@ -270,9 +281,16 @@ class GenerationService:
             for job in jobs:
                 job.notify(ProgressEvent("step", step=step, total=total, batch_size=len(jobs)))
 
+        def on_preview(step: int, total: int, pictures: list[bytes]) -> None:
+            for job, picture in zip(jobs, pictures, strict=True):
+                job.notify(ProgressEvent("step", step=step, total=total, batch_size=len(jobs), preview=picture))
+
         try:
             images = self.engine.run(
-                [item for _, item in prepared], on_step=on_step, should_stop=lambda: all(j.cancelled for j in jobs)
+                [item for _, item in prepared],
+                on_step=on_step,
+                should_stop=lambda: all(j.cancelled for j in jobs),
+                on_preview=on_preview,
             )
         except Exception as error:
             release_cached_memory(self.engine.device)
@@ -313,3 +331,101 @@ class GenerationService:
         if user_error is not error:
             user_error.__cause__ = error
         job.settle(error=user_error)
+
+    # ----- LoRA training (one at a time, between pictures) --------------------------------------------------------
+
+    @property
+    def training_busy(self) -> bool:
+        with self._condition:
+            return self._training is not None
+
+    async def train(
+        self,
+        start: Callable[[], TrainingRun],
+        *,
+        export_to: Path | None = None,
+        on_progress: Callable[[StepReport], None] | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> RunState:
+        """Train in the worker thread, one `TrainingRun.step()` whenever no picture request is waiting.
+
+        `start` builds the run on the worker (building one changes the serving pipeline, so it must not happen while
+        a picture renders; pass `before_step=engine.switch_ip_adapter_off`). FINISHED: the LoRA is written to
+        `export_to`; CANCELLED: `cancel_event` was set (checked before every step) or the awaiting task was
+        cancelled. Either way the run is closed on the worker, which takes its adapter out of the pipeline. A second
+        training while one runs raises TrainingBusy; when the service closes, the run checkpoints and this raises
+        ServiceClosedError (resume it later from the checkpoint)."""
+        loop = asyncio.get_running_loop()
+        slot = _TrainingSlot(
+            start, export_to, on_progress, cancel_event or threading.Event(), loop.create_future(), loop
+        )
+        with self._condition:
+            if self._closing:
+                raise ServiceClosedError("generation service is closing; training not started")
+            if self._training is not None:
+                raise TrainingBusy("a LoRA training is already running on this device")
+            self._training = slot
+            self._condition.notify()
+        try:
+            return await slot.future
+        except asyncio.CancelledError:
+            slot.cancel_event.set()  # the worker closes the run before its next step
+            raise
+
+    def _train_step(self, slot: _TrainingSlot) -> None:
+        try:
+            if slot.run is None:
+                slot.run = slot.start()
+            if slot.cancel_event.is_set():
+                self._end_training(slot, RunState.CANCELLED)
+                return
+            if not slot.run.finished:
+                report = slot.run.step()
+                if slot.on_progress is not None:
+                    slot.loop.call_soon_threadsafe(_call_safely, slot.on_progress, report)
+            if slot.run.finished:
+                if slot.export_to is not None:
+                    slot.run.export(slot.export_to)
+                self._end_training(slot, RunState.FINISHED)
+        except Exception as error:
+            release_cached_memory(self.engine.device)
+            log.error("LoRA training failed", exc_info=error)
+            self._end_training(slot, error=error)
+
+    def _end_training(self, slot: _TrainingSlot, state: RunState | None = None, error: BaseException | None = None):
+        if slot.run is not None:
+            try:
+                slot.run.close()
+            except Exception:
+                log.exception("closing a training run failed")
+        with self._condition:
+            if self._training is slot:
+                self._training = None
+        slot.loop.call_soon_threadsafe(_settle, slot.future, state, error)
+
+    def _stop_training(self) -> None:
+        """The service is closing: checkpoint the running training (if it has started) and end it."""
+        slot = self._training
+        if slot is None:
+            return
+        if slot.run is not None and slot.run.checkpoint_dir is not None and slot.run.step_count:
+            try:
+                slot.run.save_checkpoint()
+            except Exception:
+                log.exception("could not checkpoint the training run while closing")
+        self._end_training(slot, error=ServiceClosedError("generation service closed during LoRA training"))
+
+
+class TrainingBusy(GenerationError):
+    """A LoRA training is already running on this service's device; one at a time."""
+
+
+@dataclass(eq=False)
+class _TrainingSlot:
+    start: Callable[[], TrainingRun]
+    export_to: Path | None
+    on_progress: Callable[[StepReport], None] | None
+    cancel_event: threading.Event
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+    run: TrainingRun | None = None

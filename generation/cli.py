@@ -39,6 +39,11 @@ def _render_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--guidance", type=float, default=7.0)
+    parser.add_argument(
+        "--scheduler",
+        default="default",
+        help="sampler: default (the model's own), euler, euler_a, dpmpp_2m, dpmpp_2m_karras, ddim, lcm, tcd",
+    )
     parser.add_argument("--width", type=int, help="default: the model's native size")
     parser.add_argument("--height", type=int, help="default: the model's native size")
     parser.add_argument("--lora", type=Path)
@@ -77,6 +82,7 @@ def render_main(argv: list[str]) -> int:
     from generation.loading import load_pipeline
     from generation.logs import quiet_library_logs
     from generation.request import GenerationRequest
+    from generation.schedulers import parse_scheduler
 
     quiet_library_logs()
     try:
@@ -98,6 +104,7 @@ def render_main(argv: list[str]) -> int:
             lora_scale=args.lora_scale,
             reference_path=args.reference[0] if args.reference else None,
             ip_scale=args.ip_scale,
+            scheduler=parse_scheduler(args.scheduler).value,
         )
         started = time.perf_counter()
         if args.candidates is None:

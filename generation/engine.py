@@ -27,6 +27,7 @@ from generation.loading import (
 )
 from generation.references import ReferenceCache, ReferenceEmbeddings
 from generation.request import GenerationRequest
+from generation.schedulers import use_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,10 @@ class Engine:
             self.references = ReferenceCache(
                 self.pipe, disk, self._ip.identity, self._ip.wants_hidden_states, self._hashes
             )
+        # Speed options (generation/speed.py sets them): the SCHEDULER a "default" request gets from the service,
+        # and the latent previewer whose pictures `run(on_preview=)` hands out every few steps.
+        self.default_scheduler = "default"
+        self.preview = None
 
     @classmethod
     def load(
@@ -177,8 +182,12 @@ class Engine:
         batch: list[PreparedRequest],
         on_step: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_preview: Callable[[int, int, list[bytes]], None] | None = None,
     ):
         """One pipeline call for the whole batch; returns one PIL image per request, in order.
+
+        `on_preview(step, total, pngs)` gets one small preview PNG per request every few steps when the engine has
+        a previewer (`self.preview`).
 
         Each sample gets its own generator (so it equals its solo picture), its own LoRA and its own embeddings.
         """
@@ -193,6 +202,8 @@ class Engine:
         def step_end(pipe, step, timestep, tensors):
             if on_step is not None:
                 on_step(step + 1, pipe.num_timesteps)  # PNDM runs one more than asked
+            if on_preview is not None and self.preview is not None and self.preview.due(step + 1, pipe.num_timesteps):
+                on_preview(step + 1, pipe.num_timesteps, self.preview.pictures(tensors["latents"]))
             if should_stop is not None and should_stop():
                 pipe._interrupt = True
             return tensors
@@ -200,6 +211,7 @@ class Engine:
         with (
             self.adapters.route([p.adapter or BASE for p in batch]),
             _per_sample_image_embeds(self.pipe, extra),
+            use_scheduler(self.pipe, first.scheduler),
             torch.inference_mode(),
         ):
             output = self.pipe(

@@ -11,8 +11,9 @@ from typing import Any
 class GenerationRequest:
     """Everything that determines one picture.
 
-    A picture is fully determined by (model, prompt, negative, seed, steps, guidance, size, LoRA + scale,
-    reference + scale); `identity` only names the persona's look for cache bookkeeping and logs.
+    A picture is fully determined by (model, prompt, negative, seed, steps, guidance, scheduler, size, LoRA + scale,
+    reference + scale); `scheduler` is a `generation.schedulers.SchedulerName` value ("default": the model's own,
+    or the service's `SCHEDULER` setting, which the service writes into the request); `identity` only names the persona's look for cache bookkeeping and logs.
     """
 
     prompt: str
@@ -27,11 +28,12 @@ class GenerationRequest:
     reference_path: Path | None = None
     ip_scale: float = 0.6
     identity: str = ""
+    scheduler: str = "default"
 
     @property
     def batch_key(self) -> tuple:
         """Requests with the same key can share one batched pipeline call."""
-        return (self.width, self.height, self.steps, self.guidance)
+        return (self.width, self.height, self.steps, self.guidance, self.scheduler)
 
     def parameters(self) -> dict[str, Any]:
         """Every parameter needed to regenerate the picture, JSON-friendly."""

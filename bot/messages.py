@@ -23,7 +23,9 @@ from generation.errors import (
     ReferencesUnsupported,
     ServiceClosedError,
 )
+from personas.cards import CardProblem
 from personas.errors import (
+    CardError,
     ChatBackendError,
     DuplicatePersonaName,
     InvalidPersonaField,
@@ -43,6 +45,22 @@ _ASSET_WORDS = {
     AssetProblem.UNREADABLE_IMAGE: "The reference image could not be read; upload a PNG, JPEG or WebP photo.",
 }
 
+# One sentence per check that refused a character card (`CardError.problem`); nothing of a refused card is kept.
+_CARD_WORDS = {
+    CardProblem.TOO_LARGE: "That card is larger than a card can be (a file, text chunk or archive entry over its cap).",
+    CardProblem.TOO_DEEP: "That card's data is nested far deeper than any real card; export it again.",
+    CardProblem.TOO_MANY_ENTRIES: "That card holds more files or chunks than any real card; export it again.",
+    CardProblem.COMPRESSION_BOMB: "That card archive expands far more than a real card does, so I did not unpack it.",
+    CardProblem.UNSAFE_PATH: "That card archive has paths that point outside it or repeat, so I did not unpack it.",
+    CardProblem.ENCRYPTED: "That card archive is password-protected; export it without a password.",
+    CardProblem.BAD_BASE64: "The card data in that PNG is not valid base64; export the card again.",
+    CardProblem.BAD_JSON: "The card data in that file is not valid JSON; export the card again.",
+    CardProblem.BAD_PNG: "That PNG is damaged (a chunk is cut short or fails its checksum); export the card again.",
+    CardProblem.BAD_ZIP: "That CHARX file is not a valid zip archive; export the card again.",
+    CardProblem.NOT_A_CARD: "That file holds no character card; attach a card PNG, card JSON, CHARX or TOML file.",
+    CardProblem.BAD_FIELD: "A field of that card has the wrong type or a value I cannot use; fix it in your editor.",
+}
+
 
 def persona_not_found(name: str | None) -> str:
     if name:
@@ -55,6 +73,8 @@ def _persona_words(error: PersonaError) -> str | None:
         return persona_not_found(error.name)
     if isinstance(error, DuplicatePersonaName):
         return f"This server already has a persona called “{error.existing}”; pick a different name."
+    if isinstance(error, CardError):
+        return _CARD_WORDS.get(error.problem, _CARD_WORDS[CardProblem.NOT_A_CARD])
     if isinstance(error, InvalidPersonaField | PersonaFileError):
         return error.message  # describes only the data (see personas/errors.py)
     if isinstance(error, ChatBackendError):

@@ -113,6 +113,7 @@ class SelfieFlow:
                 count_tokens=self._engine.count_tokens,
                 nonce=nonce,
                 kind=ctx.kind,
+                prompt_style=persona.prompt_style or self._settings.prompt_style,
             )
             prompt, negative, seed = plan.prompt, plan.negative_prompt, plan.seed
             base_seed, take = seed, 0

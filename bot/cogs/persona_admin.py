@@ -15,6 +15,7 @@ from PIL import Image
 
 from bot import safety
 from bot.assets import discard, prepare_assets
+from bot.cards_greeting import greet_once
 from bot.checks import manage_server
 from bot.cogs.persona_files import PersonaFileCommands
 from bot.errors import UploadError, UserFacingError
@@ -45,6 +46,14 @@ def grid(images: list[Image.Image]) -> bytes:
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+FOLLOW_BOT_STYLE = "default"  # stored as "": the persona follows the bot's PROMPT_STYLE
+PROMPT_STYLE_CHOICES = [
+    app_commands.Choice(name="natural phrases", value="natural"),
+    app_commands.Choice(name="booru-style tags", value="tags"),
+    app_commands.Choice(name="the bot's default (PROMPT_STYLE)", value=FOLLOW_BOT_STYLE),
+]
 
 
 @app_commands.guild_only()
@@ -114,7 +123,9 @@ class PersonaAdmin(
         lora_scale="New LoRA scale (0-2)",
         nsfw="Allow explicit pictures in age-restricted channels",
         avatar="New avatar link (empty text removes it)",
+        prompt_style="How its picture prompts are worded (natural phrases, or booru-style tags for anime models)",
     )
+    @app_commands.choices(prompt_style=PROMPT_STYLE_CHOICES)
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def edit(
@@ -129,6 +140,7 @@ class PersonaAdmin(
         lora_scale: app_commands.Range[float, 0.0, 2.0] | None = None,
         nsfw: bool | None = None,
         avatar: str | None = None,
+        prompt_style: app_commands.Choice[str] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         current = await require_persona(self.services.store, interaction.guild_id, name)
@@ -140,6 +152,7 @@ class PersonaAdmin(
             ("lora_scale", lora_scale),
             ("nsfw", nsfw),
             ("avatar_url", avatar),
+            ("prompt_style", prompt_style and ("" if prompt_style.value == FOLLOW_BOT_STYLE else prompt_style.value)),
         ):
             if value is not None:
                 changes[key] = value
@@ -219,6 +232,9 @@ class PersonaAdmin(
             f"**{persona.name}** now lives in this channel: say its name, reply to it or mention me to talk.",
             ephemeral=True,
         )
+        note = await greet_once(self.services, interaction.channel, persona)  # only the first time in this channel
+        if note:
+            await interaction.followup.send(note, ephemeral=True)
 
     @app_commands.command(name="deactivate", description="Stop a persona answering in this channel")
     @app_commands.autocomplete(name=persona_names)
@@ -237,7 +253,13 @@ class PersonaAdmin(
         persona = await require_persona(self.services.store, interaction.guild_id, name)
         requests = []
         for scene in PREVIEW_SCENES:
-            built = build_prompt(persona, scene, "selfie", count_tokens=self.services.engine.count_tokens)
+            built = build_prompt(
+                persona,
+                scene,
+                "selfie",
+                count_tokens=self.services.engine.count_tokens,
+                style=persona.prompt_style or self.services.settings.prompt_style,
+            )
             # The same picture policy as every selfie; a preview is always judged as safe for work.
             decision = safety.check_picture(
                 persona, None, request="preview", prompt=built.prompt, negative=built.negative_prompt

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from functools import partial
 from pathlib import Path
 
 import discord
@@ -161,7 +162,8 @@ class PersonaLookCommands:
         series = []
         lines = [
             f"**{persona.name}**: identity scores of the last {RECENT_SCORED} scored selfies per look version"
-            " (0-1, higher = more alike; a face score above 0.5 is the same person by the face model's measure)."
+            " (0-1, higher = more alike; a face score above 0.5 is the same person by the face model's measure;"
+            f" the minimum, IDENTITY_MIN_SCORE, is {self.services.settings.identity_min_score:g})."
         ]
         for version in versions:
             scores = await store.identity_scores(interaction.guild_id, persona.id, version, limit=RECENT_SCORED)
@@ -171,7 +173,8 @@ class PersonaLookCommands:
         if not any(scores for _, scores in series):
             await interaction.followup.send("\n".join(lines), ephemeral=True)
             return
-        chart = await asyncio.to_thread(draw_chart, series)
+        threshold = self.services.settings.identity_min_score
+        chart = await asyncio.to_thread(partial(draw_chart, series, threshold=threshold))
         await interaction.followup.send(
             "\n".join(lines)[:2000],
             file=discord.File(io.BytesIO(chart), filename="consistency.png"),

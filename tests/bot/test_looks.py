@@ -136,7 +136,9 @@ async def test_consistency_report_for_admins_with_chart(discord_standin, bots):
     [chart] = report.files
     picture = Image.open(io.BytesIO(chart.data))
     assert chart.filename == "consistency.png" and picture.format == "PNG" and picture.width >= 400
-    assert any(pixel[0] > 180 and pixel[1] < 80 for pixel in picture.convert("RGB").getdata()), "misses drawn red"
+    pixels = list(picture.convert("RGB").getdata())
+    assert any(r > 180 and g < 80 and b < 80 for r, g, b in pixels), "misses drawn red"
+    assert (230, 140, 20) in pixels and "IDENTITY_MIN_SCORE, is 0.5" in report.content, "the minimum is drawn"
 
     history = await (await slash(discord_standin, "history", name="Mira")).wait_for_response()
     assert "5 scored (face), mean 0.70" in history.data["content"]

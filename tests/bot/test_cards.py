@@ -155,6 +155,11 @@ async def test_card_json_is_told_by_its_content_not_its_name(discord_standin, bo
     persona = await running.bot.services.store.get_persona(w.guild.id, "Juno")
     assert "short red hair" in persona.appearance and "freckles" in persona.appearance
 
+    v1 = {"name": "Nova", "description": "{{char}} has long black hair.", "first_mes": "Hello, {{user}}."}
+    answer = await import_file(discord_standin, "nova.bin", png_card(chara=b64json(v1)), "application/octet-stream")
+    assert answer.content.startswith("Imported **Nova** from a V1 character card (png).")
+    assert (await running.bot.services.store.get_persona(w.guild.id, "Nova")).greeting == "Hello, you."
+
 
 async def test_charx_with_a_lora_asset_checked_like_an_upload(discord_standin, bots, kit):
     running = await bots()
@@ -350,5 +355,8 @@ async def test_hostile_cards_are_refused_with_one_sentence_and_nothing_stored(di
         else:
             assert "minor" in sentence and "NSFW" in sentence, (label, sentence)
         assert answer.components == [] and answer.files == []
+    big_toml = ('name = "Big"\nappearance = "x"\npersonality = "' + "a" * 70_000 + '"\n').encode()
+    answer = await import_file(discord_standin, "big.toml", big_toml, "application/toml")
+    assert answer.content == "A persona file (TOML) can be at most 64 KiB; that one is larger."
     assert await running.bot.services.store.list_personas(w.guild.id) == []
     assert stored_files(running) == []

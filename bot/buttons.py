@@ -44,10 +44,27 @@ def details_text(record: SelfieRecord, persona_name: str) -> str:
         f"steps: `{p.get('steps')}` · guidance: `{p.get('guidance')}` · size: `{p.get('width')}×{p.get('height')}`",
         f"LoRA: {lora}",
         f"reference: {reference}",
+        *identity_lines(p, record.seed),
         f"prompt: ```{record.prompt[:700]}```",
         f"negative: ```{record.negative[:500]}```",
     ]
     return "\n".join(lines)[:2000]
+
+
+def identity_lines(parameters: dict[str, Any], seed: int) -> list[str]:
+    """How alike the picture is to the persona's references, and how it was chosen. Members see scores only here."""
+    if parameters.get("identity_score") is None:
+        return []
+    method = parameters.get("identity_method")
+    verdict = {True: ", same person", False: ", not the same person"}.get(parameters.get("identity_same_person"), "")
+    line = f"identity: `{float(parameters['identity_score']):.3f}` ({method}{verdict})"
+    candidates = parameters.get("identity_candidates") or []
+    if len(candidates) > 1:
+        rounds = int(parameters.get("identity_rounds", 1))
+        line += f" · best of {len(candidates)}" + (f" in {rounds} rounds" if rounds > 1 else "") + f", seed `{seed}`"
+    if parameters.get("identity_miss"):
+        line += " · below the minimum score"
+    return [line]
 
 
 class SelfieButton(

@@ -18,6 +18,7 @@ import httpx
 from discord.ext import commands
 
 from bot.admission import Admission
+from bot.best_of import IdentityJudge
 from bot.buttons import SelfieButton
 from bot.cogs.chat import Chat
 from bot.cogs.persona_admin import PersonaAdmin
@@ -94,6 +95,7 @@ class SelfieBot(commands.Bot):
             work=WorkTracker(),
             http=http_client,
             image_check=ImageCheck(settings.image_check, threshold=settings.image_check_threshold or None),
+            identity=IdentityJudge.for_engine(engine),
         )
         s = self.services
         self.flow = SelfieFlow(
@@ -107,6 +109,7 @@ class SelfieBot(commands.Bot):
             admission=s.admission,
             work=s.work,
             image_check=s.image_check,
+            identity=s.identity,
         )
         self.jobs = SelfieJobs(
             queue=bot_store,

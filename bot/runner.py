@@ -82,6 +82,8 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
         finally:
             await bot.drain(settings.shutdown_grace_s)
             await service.close()
+            if bot.services.identity is not None:
+                bot.services.identity.close()
             if not bot.is_closed():
                 await bot.close()
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
 import discord
 
 from bot import safety
 from bot.admission import Admission, Refused
+from bot.best_of import Drawn, IdentityJudge, candidate_count, draw_best
 from bot.buttons import selfie_view
 from bot.image_check import WITHHELD, ImageCheck
 from bot.messages import camera_trouble, generation_words
@@ -28,6 +30,7 @@ from bot.storage import BotStore
 from bot.webhooks import WebhookManager
 from generation.engine import Engine
 from generation.errors import GenerationError, QueueFullError, ServiceClosedError
+from generation.request import GenerationRequest
 from generation.service import GenerationService
 from personas.planner import plan_selfie
 from personas.prompting import describe_scene
@@ -57,6 +60,7 @@ class SelfieFlow:
         admission: Admission,
         work: WorkTracker,
         image_check: ImageCheck,
+        identity: IdentityJudge | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -68,6 +72,7 @@ class SelfieFlow:
         self._admission = admission
         self._work = work
         self._image_check = image_check
+        self._identity = identity
 
     async def run(self, ctx: SelfieContext, status: StatusMessage) -> SelfieOutcome:
         ticket = ctx.ticket
@@ -133,11 +138,8 @@ class SelfieFlow:
         )
         await status.open(f"{persona.name} is getting ready…")
         try:
-            result = await self._service.generate(
-                request,
-                on_progress=lambda e: status.show(progress_text(persona.name, e)),
-                owner=(guild_id, ctx.requester.id),  # round-robin between servers, then users within a server
-            )
+            drawn = await self._draw(ctx, request, status)
+            result = drawn.result
             withheld = await self._image_check.withhold(result.image, must_stay_clothed=decision.must_stay_clothed)
             data, filename = encode_picture(result.image, upload_limit(channel))
         except QueueFullError as error:
@@ -168,7 +170,9 @@ class SelfieFlow:
             await status.finish(None, None)
             await self._settle(ctx, "persona deleted")
             return SelfieOutcome(Outcome.DECLINED, PERSONA_GONE)
-        parameters = result.report() | {
+        seed = drawn.seed  # the chosen candidate's: drawn alone, it gives exactly the posted picture
+        parameters = result.report() | drawn.parameters()
+        parameters |= {
             "base_seed": base_seed,
             "take": take,
             "persona_version": persona.version,
@@ -217,6 +221,21 @@ class SelfieFlow:
         )
         await status.finish(None, message)
         return SelfieOutcome(Outcome.POSTED, message=message, selfie_id=selfie_id)
+
+    async def _draw(self, ctx: SelfieContext, request: GenerationRequest, status: StatusMessage) -> Drawn:
+        """The picture to post: the best of IDENTITY_CANDIDATES against the persona's references, when it has any."""
+        persona = ctx.persona
+        references = await self._store.reference_paths(persona.guild_id, persona.id)
+        return await draw_best(
+            service=self._service,
+            judge=self._identity,
+            request=request,
+            references=[Path(path) for path in references],
+            count=candidate_count(self._settings.identity_candidates, self._engine.device.type),
+            min_score=self._settings.identity_min_score,
+            owner=(persona.guild_id, ctx.requester.id),  # round-robin between servers, then users within a server
+            on_progress=lambda e: status.show(progress_text(persona.name, e)),
+        )
 
     async def _failed(self, ctx: SelfieContext, status: StatusMessage, error: GenerationError) -> SelfieOutcome:
         text = camera_trouble(error)

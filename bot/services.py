@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from bot.admission import Admission
+from bot.best_of import IdentityJudge
 from bot.image_check import ImageCheck
 from bot.replies import ReplyWriter
 from bot.settings import Settings
@@ -82,3 +83,4 @@ class BotServices:
     work: WorkTracker
     http: httpx.AsyncClient
     image_check: ImageCheck
+    identity: IdentityJudge | None = None  # scores selfies against references (best of N, calibration)

@@ -139,6 +139,16 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise SettingsError(f"{key} must be true or false, not {raw!r}.")
 
 
+MAX_IDENTITY_CANDIDATES = 8
+
+
+def _candidates(env: Mapping[str, str]) -> int | None:
+    value = _int(env, "IDENTITY_CANDIDATES", 0, low=0)
+    if value > MAX_IDENTITY_CANDIDATES:
+        raise SettingsError(f"IDENTITY_CANDIDATES must be from 1 to {MAX_IDENTITY_CANDIDATES}, not {value}.")
+    return value or None
+
+
 @dataclass(frozen=True)
 class Settings:
     discord_token: str = ""
@@ -174,6 +184,8 @@ class Settings:
     chat_rate_limit: int = 5  # lines one member gets answered per window (0: no limit); the rest are ignored
     chat_rate_window_s: float = 30.0
     prompt_style: str = "natural"  # natural (sentences) or tags (booru-style, for anime checkpoints); per persona too
+    identity_candidates: int | None = None  # pictures per selfie with a reference (None: 1 on the CPU, 3 on GPUs)
+    identity_min_score: float = 0.5  # best of N: below it one more round (0.5 is the face model's same-person line)
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -215,6 +227,8 @@ class Settings:
             chat_rate_limit=_int(merged, "CHAT_RATE_LIMIT", 5, low=0),
             chat_rate_window_s=_bounded_float(merged, "CHAT_RATE_WINDOW", 30.0, 0.1, 3600.0),
             prompt_style=_choice(merged, "PROMPT_STYLE", ("natural", "tags")),
+            identity_candidates=_candidates(merged),
+            identity_min_score=_bounded_float(merged, "IDENTITY_MIN_SCORE", 0.5, 0.0, 1.0),
             image_check=_choice(merged, "IMAGE_CHECK", ("auto", "on", "off")),
             image_check_threshold=_bounded_float(merged, "IMAGE_CHECK_THRESHOLD", 0.0, 0.0, 1.0),
             extra=merged,

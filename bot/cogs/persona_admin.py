@@ -17,6 +17,7 @@ from bot import safety
 from bot.assets import discard, prepare_assets
 from bot.cards_greeting import greet_once
 from bot.checks import manage_server
+from bot.cogs.persona_calibrate import PersonaCalibrateCommands
 from bot.cogs.persona_files import PersonaFileCommands
 from bot.errors import UploadError, UserFacingError
 from bot.lookup import persona_names, require_persona
@@ -58,7 +59,11 @@ PROMPT_STYLE_CHOICES = [
 
 @app_commands.guild_only()
 class PersonaAdmin(
-    PersonaFileCommands, commands.GroupCog, group_name="persona", group_description="Set up the server's personas"
+    PersonaCalibrateCommands,
+    PersonaFileCommands,
+    commands.GroupCog,
+    group_name="persona",
+    group_description="Set up the server's personas",
 ):
     """The `/persona` group. Subcommands of one feature live in their own mixin module (files: persona_files.py)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -179,7 +180,7 @@ def picture_problem(services: BotServices, picture: bytes) -> str | None:
     try:
         uploads.check_reference(picture)
     except UploadError as error:
-        return str(error).replace("The reference", "The card picture", 1)
+        return re.sub(r"^The reference( image)?", "The card picture", str(error))
     return None
 
 

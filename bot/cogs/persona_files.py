@@ -114,8 +114,10 @@ class PersonaFileCommands:
         if picture is None or reference is not None:
             await interaction.followup.send("\n".join(lines)[:2000], embed=embed, ephemeral=True)
             return
-        # The picture is the avatar candidate (webhooks need a link: set one with /persona edit avatar) and, if the
-        # admin says so, the reference.
+        # The picture is the avatar candidate and, if the admin says so, the reference.
+        lines.append(
+            "The card picture can be its avatar: webhooks need a link, so set one with `/persona edit avatar`."
+        )
         filename = f"card.{picture.ext}"
         embed.set_thumbnail(url=f"attachment://{filename}")
         image = discord.File(io.BytesIO(picture.data), filename=filename)

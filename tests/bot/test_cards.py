@@ -38,12 +38,12 @@ def b64json(document: dict) -> str:
     return base64.b64encode(json.dumps(document).encode("utf-8")).decode("ascii")
 
 
-def png_card(colour: tuple[int, int, int] = (200, 80, 40), **chunks: str) -> bytes:
+def png_card(colour: tuple[int, int, int] = (200, 80, 40), size: int = 96, **chunks: str) -> bytes:
     """A card PNG written by Pillow (independent of our writer) with the given tEXt chunks."""
     info = PngInfo()
     for keyword, value in chunks.items():
         info.add_text(keyword, value)
-    return picture(colour, info)
+    return picture(colour, info, size)
 
 
 def v2(**fields) -> dict:
@@ -156,8 +156,10 @@ async def test_card_json_is_told_by_its_content_not_its_name(discord_standin, bo
     assert "short red hair" in persona.appearance and "freckles" in persona.appearance
 
     v1 = {"name": "Nova", "description": "{{char}} has long black hair.", "first_mes": "Hello, {{user}}."}
-    answer = await import_file(discord_standin, "nova.bin", png_card(chara=b64json(v1)), "application/octet-stream")
+    card = png_card(size=8, chara=b64json(v1))  # a picture too small to be a reference: said, not offered
+    answer = await import_file(discord_standin, "nova.bin", card, "application/octet-stream")
     assert answer.content.startswith("Imported **Nova** from a V1 character card (png).")
+    assert "The card picture is too small" in answer.content and answer.components == []
     assert (await running.bot.services.store.get_persona(w.guild.id, "Nova")).greeting == "Hello, you."
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from bot.calibration import Calibration, CalibrationRefused, Setting, calibrate, contact_sheet
+from bot.calibration import SCENES, Calibration, CalibrationRefused, Setting, calibrate, contact_sheet, grid
 from bot.checks import is_manager, manage_server
 from bot.errors import UserFacingError
 from bot.lookup import persona_names, require_persona
@@ -79,6 +79,8 @@ class PersonaCalibrateCommands:
         persona = await require_persona(services.store, interaction.guild_id, name)
         references = await services.store.reference_paths(persona.guild_id, persona.id)
         try:
+            count = len(grid(persona, references_apply=services.engine.supports_references)) * len(SCENES)
+            await interaction.edit_original_response(content=f"Drawing {count} pictures of **{persona.name}**…")
             result = await calibrate(
                 persona=persona,
                 references=[Path(path) for path in references],

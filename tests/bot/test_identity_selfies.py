@@ -164,6 +164,7 @@ async def test_calibrate_posts_a_contact_sheet_and_apply_makes_a_new_look_versio
     )
     assert (await handle.wait_for_response(timeout=3)).type == 5  # deferred at once
     sheet_message = await handle.wait_for_followup(timeout=90)
+    assert "Drawing 9 pictures of **Mira**" in handle.edits[0][1]["content"]  # progress while it renders
     assert "Apply it as a new look version" in sheet_message.content
     sheet = Image.open(io.BytesIO(sheet_message.files[0].data))
     assert sheet.size == (LABEL_WIDTH + len(SCENES) * TILE, HEADER + len(IP_SCALES) * TILE)  # 3 scales x 3 scenes

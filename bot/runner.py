@@ -24,7 +24,8 @@ from bot.settings import DEFAULT_API_BASE, Settings, SettingsError
 from bot.storage import BotStore
 from generation.engine import Engine
 from generation.errors import GenerationError
-from generation.service import GenerationService
+from generation.multi_device import device_list, serve_engines
+from generation.speed import load_engine as speed_load_engine
 from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,18 @@ def point_discord_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-async def load_engine(settings: Settings) -> Engine:
-    """The image model the settings name, loaded off the event loop (it takes seconds to minutes)."""
+async def load_engine(settings: Settings, device: str | None = None) -> Engine:
+    """The image model the settings name on `device` (default: the first DEVICE listed), with the speed options
+    applied, loaded off the event loop (it takes seconds to minutes)."""
     return await asyncio.to_thread(
-        Engine.load,
-        settings.model,
-        settings.device,
-        settings.data_dir,
-        settings.ip_adapter,
-        settings.lora_cache,
-        settings.dtype,
+        speed_load_engine,
+        model=settings.model,
+        device=device or device_list(settings.device)[0],
+        data_dir=settings.data_dir,
+        options=settings.speed,
+        ip_adapter=settings.ip_adapter,
+        lora_capacity=settings.lora_cache,
+        dtype=settings.dtype,
     )
 
 
@@ -64,7 +67,9 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
         engine = await load_engine(settings)
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
         bot_store = await BotStore.on(store.database)  # the same file and connection; closed with the store
-        service = GenerationService(engine, max_batch=settings.max_batch, max_queue=settings.max_queue)
+        # DEVICE=cuda:0,cuda:1: one more engine per further device, requests spread over them.
+        more = [await load_engine(settings, device) for device in device_list(settings.device)[1:]]
+        service = serve_engines([engine, *more], max_batch=settings.max_batch, max_queue=settings.max_queue)
         try:
             bot = SelfieBot(
                 settings=settings,

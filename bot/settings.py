@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from generation.speed import SpeedOptions
+
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
 
@@ -81,15 +83,22 @@ def _url(env: Mapping[str, str], key: str, default: str, schemes: tuple[str, ...
     return raw
 
 
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)(,(cpu|mps|cuda(:\d+)?))*$")  # several: one engine each
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _device(env: Mapping[str, str]) -> str:
     raw = (env.get("DEVICE") or "auto").strip().lower()
     if not _DEVICE.match(raw):
-        raise SettingsError(f"DEVICE must be auto, cpu, cuda, cuda:N or mps, not {raw!r}.")
-    return raw
+        raise SettingsError(f"DEVICE must be auto, cpu, cuda, cuda:N, mps or a list like cuda:0,cuda:1, not {raw!r}.")
+    return raw.replace(" ", "")
+
+
+def _speed(env: Mapping[str, str]) -> SpeedOptions:
+    try:
+        return SpeedOptions.from_env(env)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _model(env: Mapping[str, str]) -> str:
@@ -186,6 +195,7 @@ class Settings:
     prompt_style: str = "natural"  # natural (sentences) or tags (booru-style, for anime checkpoints); per persona too
     identity_candidates: int | None = None  # pictures per selfie with a reference (None: 1 on the CPU, 3 on GPUs)
     identity_min_score: float = 0.5  # best of N: below it one more round (0.5 is the face model's same-person line)
+    speed: SpeedOptions = field(default_factory=SpeedOptions)  # SCHEDULER, SPEED_LORA, COMPILE, OFFLOAD, PREVIEW...
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -212,9 +222,12 @@ class Settings:
             llm_api_key=merged.get("LLM_API_KEY", ""),
             llm_model=merged.get("LLM_MODEL", ""),
             llm_timeout_s=_bounded_float(merged, "LLM_TIMEOUT", 20.0, 0.5, 600.0),
-            selfie_steps=_int(merged, "SELFIE_STEPS", 25),
+            selfie_steps=_int(merged, "SELFIE_STEPS", _speed(merged).default_steps or 25),
             selfie_size=size or None,
-            selfie_guidance=_bounded_float(merged, "SELFIE_GUIDANCE", 7.0, 0.0, 30.0),
+            selfie_guidance=_bounded_float(
+                merged, "SELFIE_GUIDANCE", _speed(merged).default_guidance or 7.0, 0.0, 30.0
+            ),
+            speed=_speed(merged),
             progress_interval_s=_bounded_float(merged, "PROGRESS_INTERVAL", 1.5, 0.05),
             message_content=_bool(merged, "MESSAGE_CONTENT_INTENT", True),
             shutdown_grace_s=_bounded_float(merged, "SHUTDOWN_GRACE", 60.0, 0.0),

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from dataclasses import replace
 
 import discord
 import httpx
@@ -22,6 +23,7 @@ from bot.best_of import IdentityJudge
 from bot.buttons import SelfieButton
 from bot.cogs.chat import Chat
 from bot.cogs.persona_admin import PersonaAdmin
+from bot.cogs.persona_training import TrainingButton, training_view
 from bot.cogs.selfies import Selfies
 from bot.error_handler import on_tree_error
 from bot.image_check import ImageCheck
@@ -31,6 +33,7 @@ from bot.selfie_flow import SelfieFlow
 from bot.services import BotServices, WorkTracker
 from bot.settings import Settings
 from bot.storage import BotStore
+from bot.training_jobs import TrainingJobs
 from bot.webhooks import WebhookManager
 from generation.engine import Engine
 from generation.service import GenerationService
@@ -97,6 +100,8 @@ class SelfieBot(commands.Bot):
             image_check=ImageCheck(settings.image_check, threshold=settings.image_check_threshold or None),
             identity=IdentityJudge.for_engine(engine),
         )
+        training = TrainingJobs(services=self.services, find_channel=self.get_channel, make_view=training_view)
+        self.services = replace(self.services, training=training)
         s = self.services
         self.flow = SelfieFlow(
             settings=settings,
@@ -133,7 +138,7 @@ class SelfieBot(commands.Bot):
         await self.add_cog(PersonaAdmin(s, self.flow))
         await self.add_cog(Chat(s, self.flow, self.jobs, bot_user=lambda: self.user))
         await self.add_cog(Selfies(s, self.flow, self.jobs))
-        self.add_dynamic_items(SelfieButton)
+        self.add_dynamic_items(SelfieButton, TrainingButton)
         self.synced_commands = await self.sync_commands()
 
     def command_payload_hash(self) -> str:
@@ -165,6 +170,7 @@ class SelfieBot(commands.Bot):
         if not self._resumed:  # on_ready fires again after a fresh reconnect; resume only once per process
             self._resumed = True
             self.services.work.track(self.jobs.resume_pending(), name="resume-jobs")
+            self.services.work.track(self.services.training.resume_pending(), name="resume-training")
         self.ready_event.set()
 
     async def drain(self, timeout: float) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,6 +26,9 @@ from generation.engine import Engine
 from generation.service import GenerationService
 from personas.scene import SceneExtractor
 from personas.store import PersonaStore
+
+if TYPE_CHECKING:
+    from bot.training_jobs import TrainingJobs
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +87,4 @@ class BotServices:
     http: httpx.AsyncClient
     image_check: ImageCheck
     identity: IdentityJudge | None = None  # scores selfies against references (best of N, calibration)
+    training: TrainingJobs | None = None  # `/persona train` (bot/training_jobs.py)

@@ -19,6 +19,7 @@ from bot.cards_greeting import greet_once
 from bot.checks import manage_server
 from bot.cogs.persona_calibrate import PersonaCalibrateCommands
 from bot.cogs.persona_files import PersonaFileCommands
+from bot.cogs.persona_training import PersonaTrainingCommands
 from bot.errors import UploadError, UserFacingError
 from bot.lookup import persona_names, require_persona
 from bot.persona_setup import check_text_fields, create_persona, persona_embed
@@ -61,6 +62,7 @@ PROMPT_STYLE_CHOICES = [
 class PersonaAdmin(
     PersonaCalibrateCommands,
     PersonaFileCommands,
+    PersonaTrainingCommands,
     commands.GroupCog,
     group_name="persona",
     group_description="Set up the server's personas",

@@ -146,3 +146,61 @@ async def test_bad_input_gets_one_sentence_and_queues_nothing(discord_standin, b
     assert await training.records.running() == [] and not running.bot.services.service.training_busy
     assert not [m for m in discord_standin.messages if m.source == "channel" and "Training **Mira**" in m.content]
     assert not list((running.bot.services.settings.data_dir / "training").glob("*/pictures/*"))
+
+
+async def test_one_reference_bootstraps_its_own_pictures_and_discard_leaves_the_persona_as_it_was(
+    discord_standin, bots
+):
+    running = await bots(identity_min_score=0.0)  # the demo model's pictures are noise: keep every drawn one
+    w = discord_standin.default
+    await create_persona(discord_standin, attachments={"reference": ("face.png", png_bytes(), "image/png")})
+    store = running.bot.services.store
+    before = await store.get_persona(w.guild.id, "Mira")
+    await train(discord_standin, {"name": "Mira", "steps": 4})
+    sheet = await discord_standin.wait_for_message(lambda m: m.files and "before (top)" in m.content, timeout=120)
+    apply_id, discard_id = custom_ids(sheet)
+    record = await running.bot.services.training.records.get(int(apply_id.split(":")[2]))
+    assert record.bootstrap and record.state is TrainingState.FINISHED
+    pictures_dir = Path(record.folder) / "pictures"
+    drawn = sorted(pictures_dir.glob("drawn-*.png"))
+    captions = [path.with_suffix(".txt").read_text() for path in drawn]
+    assert len(drawn) >= 2 and any("beach" in caption for caption in captions), captions
+    shown = [body.get("content", "") for _, body in progress_message(discord_standin).edits]
+    assert any("drawn pictures kept" in text or "all drawn pictures were kept" in text for text in shown), shown
+
+    pressed = await discord_standin.click_button(sheet, discard_id, w.admin)
+    assert "Discarded" in (await pressed.wait_for_followup(timeout=20)).content
+    assert not Path(record.folder).exists()
+    after = await store.get_persona(w.guild.id, "Mira")
+    assert after.version == before.version and after.lora_path is None
+
+
+async def test_a_restart_resumes_the_training_from_its_checkpoint(discord_standin, bots, tmp_path):
+    data_dir = tmp_path / "data"
+    first = await bots(data_dir=data_dir)
+    w = discord_standin.default
+    await create_persona(discord_standin)
+    await train(discord_standin, {"name": "Mira", "steps": 300}, pictures(3))
+    progress = None
+
+    def steps_shown() -> list[int]:
+        texts = [body.get("content", "") for _, body in progress.edits] if progress else []
+        return [int(t.split("step ")[1].split("/")[0]) for t in texts if "step " in t]
+
+    await discord_standin.wait_for_message(lambda m: m.source == "channel" and "Training **Mira**" in m.content)
+    progress = progress_message(discord_standin)
+    await eventually(lambda: steps_shown() and steps_shown()[-1] >= 4, timeout=60)
+    await first.stop()  # a graceful restart: the worker checkpoints the training where it is
+    stopped_at = steps_shown()[-1]
+    edits_before = len(progress.edits)
+
+    second = await bots(data_dir=data_dir)
+    await eventually(lambda: len(steps_shown()) > edits_before - 1 and len(progress.edits) > edits_before + 1, 60)
+    resumed = [int(body["content"].split("step ")[1].split("/")[0])
+               for _, body in progress.edits[edits_before:] if "step " in body.get("content", "")]  # fmt: skip
+    assert resumed and resumed[0] > stopped_at, (stopped_at, resumed)  # it went on, not from step 1
+    (cancel_id,) = custom_ids(progress)
+    pressed = await discord_standin.click_button(progress, cancel_id, w.admin)
+    await pressed.wait_for_response(timeout=10)
+    await eventually(lambda: "cancelled" in progress.content, timeout=30)
+    assert not second.bot.services.service.training_busy

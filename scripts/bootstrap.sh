@@ -11,4 +11,4 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: this version is a CPU build available locally; a bare requirement could pull CUDA wheels.
 # On a GPU server install the torch build for your CUDA first; this line then changes nothing.
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev,nudity,nudity-test,identity,identity-test]"
+python -m pip install -q -e ".[dev,nudity,nudity-test,identity,identity-test,ray]"

@@ -15,7 +15,6 @@ from bot.admission import Refused
 from bot.checks import is_manager
 from bot.error_handler import reply_ephemeral
 from bot.errors import UserFacingError
-from bot.progress import WebhookStatus
 from bot.selfie_request import Outcome, SelfieContext
 from bot.storage import JobKind
 from personas.models import SelfieRecord
@@ -156,7 +155,7 @@ class SelfieButton(
             job_id=intake.job_id,
             ticket=intake.ticket,
         )
-        status = WebhookStatus(services.webhooks, channel, persona, services.settings.progress_interval_s)
+        status = bot.jobs.progress_status(channel, persona, intake.job_id)
         task = services.work.track(bot.flow.run(context, status), name=f"take-{interaction.id}")
         if task is None:
             await bot.jobs.abandon(intake, "shutting down")

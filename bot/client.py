@@ -19,6 +19,7 @@ import httpx
 from discord.ext import commands
 
 from bot.admission import Admission
+from bot.assets import FileLocks
 from bot.best_of import IdentityJudge
 from bot.buttons import SelfieButton
 from bot.cogs.chat import Chat
@@ -99,6 +100,7 @@ class SelfieBot(commands.Bot):
             http=http_client,
             image_check=ImageCheck(settings.image_check, threshold=settings.image_check_threshold or None),
             identity=IdentityJudge.for_engine(engine),
+            file_locks=FileLocks(),
         )
         training = TrainingJobs(services=self.services, find_channel=self.get_channel, make_view=training_view)
         self.services = replace(self.services, training=training)
@@ -170,6 +172,7 @@ class SelfieBot(commands.Bot):
         if not self._resumed:  # on_ready fires again after a fresh reconnect; resume only once per process
             self._resumed = True
             self.services.work.track(self.jobs.resume_pending(), name="resume-jobs")
+            self.services.work.track(self.jobs.prune_periodically(self.services.work), name="prune-jobs")
             self.services.work.track(self.services.training.resume_pending(), name="resume-training")
         self.ready_event.set()
 

@@ -9,6 +9,9 @@ transition). On startup the jobs the previous process left open are answered exa
   chat request, gets a short note from the persona in the channel;
 - a job caught in 'posting' (the process died while the picture was being sent) is closed without resending: the
   picture may well have arrived, and a duplicate is worse than the rare lost one (docs/bot.md, "Reliability").
+
+The previous process's progress note of each job found ("getting ready… 40%", recorded on the job when it was
+posted) is deleted first. Jobs that ended more than a day ago are pruned at start and then once an hour.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bot.progress import WebhookStatus
 from bot.replies import ReplyWriter
 from bot.selfie_flow import SelfieFlow
 from bot.selfie_request import Outcome, SelfieContext
+from bot.services import WorkTracker
 from bot.settings import Settings
 from bot.storage import BotStore, JobKind, JobState, SelfieJob
 from bot.webhooks import Speakable, WebhookManager
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 RESTART_NOTE = "sorry, I restarted before your selfie was ready — ask me again?"
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -126,13 +131,48 @@ class SelfieJobs:
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(user_id)], roles=False, everyone=False),
         )
 
+    def progress_status(self, channel: Speakable, persona: Persona, job_id: int | None) -> WebhookStatus:
+        """The persona's progress note for a job; its message id is recorded on the job once posted."""
+
+        async def record(message_id: int) -> None:
+            if job_id is not None:
+                await self._queue.set_job_progress_message(job_id, message_id)
+
+        interval = self._settings.progress_interval_s
+        return WebhookStatus(self._webhooks, channel, persona, interval, on_open=record)
+
+    async def prune_periodically(self, work: WorkTracker, every_s: float = PRUNE_EVERY_S) -> None:
+        """Prune ended jobs every `every_s` seconds until shutdown starts (resume prunes once at start)."""
+        while await work.pause(every_s):
+            try:
+                pruned = await self._queue.prune_ended_jobs()
+            except Exception:
+                log.warning("pruning ended selfie jobs failed", exc_info=True)
+                continue
+            if pruned:
+                log.info("pruned %d ended selfie job(s)", pruned)
+
+    async def _remove_old_note(self, job: SelfieJob) -> None:
+        """Delete the dead process's progress note of `job` (it would say "getting ready…" forever)."""
+        channel = self._find_channel(job.channel_id)
+        if job.progress_message_id is None or not isinstance(channel, discord.TextChannel | discord.Thread):
+            return
+        try:
+            await self._webhooks.delete(channel, job.progress_message_id)
+        except Exception:  # missing permissions, webhook gone: leave the note, answer the job all the same
+            log.warning("could not remove the old progress note of job %s", job.id, exc_info=True)
+
     async def resume_pending(self) -> None:
         """Answer what the previous process left open; each job is claimed first, so nothing is answered twice."""
         queue, now = self._queue, datetime.now(UTC)
+        pruned = await queue.prune_ended_jobs()
+        if pruned:
+            log.info("pruned %d selfie job(s) that ended more than a day ago", pruned)
         jobs = await queue.pending_jobs()
         if jobs:
             log.info("resuming %d selfie request(s) left from before the restart", len(jobs))
         for job in jobs:
+            await self._remove_old_note(job)
             if job.state == JobState.POSTING:
                 await queue.mark_job_failed(job.id, "interrupted while posting; not resent")
                 continue
@@ -155,7 +195,7 @@ class SelfieJobs:
             requester = self._find_user(job.requester_id) or Requester(job.requester_id)
             turns = await self._store.recent_turns(job.guild_id, channel.id, persona.id)
             caption = await self._replies.reply(persona, turns, selfie=True, channel=channel)
-            status = WebhookStatus(self._webhooks, channel, persona, self._settings.progress_interval_s)
+            status = self.progress_status(channel, persona, job.id)
             context = SelfieContext(
                 persona=persona,
                 channel=channel,

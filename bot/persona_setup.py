@@ -6,7 +6,7 @@ from __future__ import annotations
 import discord
 
 from bot import safety
-from bot.assets import discard, prepare_assets
+from bot.assets import prepare_assets, saving
 from bot.errors import UploadError
 from bot.services import BotServices
 from personas import validation
@@ -67,8 +67,5 @@ async def create_persona(
     validation.validate_name(str(fields.get("name", "")), existing)
     check_text_fields(fields)
     assets = await prepare_assets(services, reference, lora, lora_scale)
-    try:
+    async with saving(services, assets):  # the stored files stay locked until the persona names them
         return await services.store.create_persona(guild_id, **fields, **assets.fields)
-    except BaseException:
-        await discard(services.store, assets.new_files)
-        raise

@@ -98,18 +98,33 @@ class StatusMessage:
 
 
 class WebhookStatus(StatusMessage):
-    """A message from the persona that is removed once the picture is posted (or turned into the error)."""
+    """A message from the persona that is removed once the picture is posted (or turned into the error).
+    `on_open(message_id)` is told the message's id as soon as it is posted (the job records it for a restart)."""
 
-    def __init__(self, webhooks: WebhookManager, channel: Speakable, persona: Persona, interval: float) -> None:
+    def __init__(
+        self,
+        webhooks: WebhookManager,
+        channel: Speakable,
+        persona: Persona,
+        interval: float,
+        *,
+        on_open: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(interval)
         self._webhooks = webhooks
         self._channel = channel
         self._persona = persona
+        self._on_open = on_open
         self._message_id: int | None = None
 
     async def _open(self, text: str) -> None:
         message = await self._webhooks.send(self._channel, self._persona, content=text)
         self._message_id = message.id
+        if self._on_open is not None:
+            try:
+                await self._on_open(message.id)
+            except Exception:  # the selfie goes on; only a restart's tidy-up would miss this note
+                log.warning("could not record progress message %s", message.id, exc_info=True)
 
     async def _edit(self, text: str) -> None:
         if self._message_id is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bot.admission import Admission
+from bot.assets import FileLocks
 from bot.best_of import IdentityJudge
 from bot.image_check import ImageCheck
 from bot.replies import ReplyWriter
@@ -39,6 +40,17 @@ class WorkTracker:
     def __init__(self) -> None:
         self.accepting = True
         self._work: set[asyncio.Task] = set()
+        self._stopping = asyncio.Event()
+
+    async def pause(self, seconds: float) -> bool:
+        """Sleep up to `seconds` for periodic work; False (at once) when shutdown has begun, so drain need not wait."""
+        if not self.accepting:
+            return False
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
 
     def track(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task | None:
         """Run `work` in the background unless shutting down (then it is closed unstarted and None returned)."""
@@ -61,6 +73,7 @@ class WorkTracker:
     async def drain(self, timeout: float) -> None:
         """Stop taking work and give what is in flight up to `timeout` seconds to finish; cancel the rest."""
         self.accepting = False
+        self._stopping.set()
         pending = set(self._work)
         if not pending:
             return
@@ -86,5 +99,6 @@ class BotServices:
     work: WorkTracker
     http: httpx.AsyncClient
     image_check: ImageCheck
+    file_locks: FileLocks  # one lock per stored reference/LoRA file: saving a persona and deleting a file never race
     identity: IdentityJudge | None = None  # scores selfies against references (best of N, calibration)
     training: TrainingJobs | None = None  # `/persona train` (bot/training_jobs.py)

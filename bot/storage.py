@@ -9,8 +9,8 @@ makes: the bot never waits on SQLite's file lock for itself. Whoever opened the 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from personas.storage.database import Connection, Database, Repository, fetchall_in
@@ -22,6 +22,7 @@ from personas.storage.selfies import set_selfie_message_in
 BOT_MIGRATIONS = MigrationSet(owner="bot", package="bot", legacy_versions={1: 1, 2: 1, 3: 2, 4: 3})
 
 OUTCOME_MAX_CHARS = 500
+ENDED_JOBS_KEPT_FOR = timedelta(days=1)  # done/failed rows older than this are pruned
 
 
 class JobKind(enum.StrEnum):
@@ -63,6 +64,15 @@ class SelfieJob:
     answer_message_id: int | None
     outcome: str | None
     created_at: datetime
+    progress_message_id: int | None = None  # the persona's "getting ready…" note (bot migration 0005)
+
+
+@dataclass(frozen=True)
+class ForgottenRequests:
+    """What `forget_requester` blanked: how many request texts, and the (channel, persona) conversations they were in."""
+
+    requests: int
+    conversations: frozenset[tuple[int, int]] = field(default_factory=frozenset)
 
 
 def _now() -> str:
@@ -216,6 +226,38 @@ class BotStore(Repository):
             f"SELECT * FROM selfie_jobs WHERE state IN ({_marks(OPEN_JOB_STATES)}) ORDER BY id", OPEN_JOB_STATES
         )
         return [from_row(SelfieJob, row) for row in rows]
+
+    async def set_job_progress_message(self, job_id: int, message_id: int) -> None:
+        """Remember the job's progress note, so a restart can remove it if this process dies first."""
+        await self.database.execute("UPDATE selfie_jobs SET progress_message_id = ? WHERE id = ?", (message_id, job_id))
+
+    async def forget_requester(self, guild_id: int, user_id: int) -> ForgottenRequests:
+        """Blank what `user_id` typed into their selfie requests in this guild (`/forget`); the rows stay so a replayed
+        event is still recognised and an open job is still answered."""
+
+        async def body(conn: Connection) -> ForgottenRequests:
+            rows = await fetchall_in(
+                conn,
+                "SELECT DISTINCT channel_id, persona_id FROM selfie_jobs"
+                " WHERE guild_id = ? AND requester_id = ? AND request_text != ''",
+                (guild_id, user_id),
+            )
+            cursor = await conn.execute(
+                "UPDATE selfie_jobs SET request_text = '' WHERE guild_id = ? AND requester_id = ? AND request_text != ''",
+                (guild_id, user_id),
+            )
+            conversations = frozenset((int(r["channel_id"]), int(r["persona_id"])) for r in rows)
+            return ForgottenRequests(requests=cursor.rowcount, conversations=conversations)
+
+        return await self.database.write(body)
+
+    async def prune_ended_jobs(self, older_than: timedelta = ENDED_JOBS_KEPT_FOR) -> int:
+        """Delete done/failed jobs that ended more than `older_than` ago (their request text with them); how many."""
+        cutoff = (datetime.now(UTC) - older_than).isoformat()
+        ended = (JobState.DONE, JobState.FAILED)
+        return await self.database.execute(
+            f"DELETE FROM selfie_jobs WHERE state IN ({_marks(ended)}) AND updated_at < ?", (*ended, cutoff)
+        )
 
     async def get_job(self, job_id: int) -> SelfieJob | None:
         row = await self.database.fetchone("SELECT * FROM selfie_jobs WHERE id = ?", (job_id,))

@@ -21,7 +21,6 @@ from bot.checks import in_guild
 from bot.errors import WebhookUnavailable
 from bot.jobs import Intake, SelfieJobs
 from bot.lookup import personas_for
-from bot.progress import WebhookStatus
 from bot.rate_limit import ChatRateLimit
 from bot.selfie_flow import SelfieFlow
 from bot.selfie_request import SelfieContext
@@ -217,7 +216,7 @@ class Chat(commands.Cog):
         )
         try:
             await store.add_turn(guild_id, channel.id, persona.id, None, "persona", reply)
-            status = WebhookStatus(services.webhooks, channel, persona, services.settings.progress_interval_s)
+            status = self.jobs.progress_status(channel, persona, intake.job_id)
             outcome = await self.flow.run(context, status)
         finally:
             intake.ticket.release()
@@ -227,7 +226,17 @@ class Chat(commands.Cog):
     @app_commands.command(name="forget", description="Make the personas forget what you told them on this server")
     @in_guild()
     async def forget(self, interaction: discord.Interaction) -> None:
-        removed = await self.services.store.forget_user(interaction.guild_id, interaction.user.id)
+        """Erase the user's turns, the texts of their selfie requests, and the scene of every conversation their words
+        could have shaped (the scene is rebuilt from what is left)."""
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+        requests = await self.services.bot_store.forget_requester(guild_id, user_id)
+        erased = await self.services.store.erase_user(guild_id, user_id, also_in=requests.conversations)
         await interaction.response.send_message(
-            f"Done: the personas forgot {removed} message{'s' if removed != 1 else ''} of yours.", ephemeral=True
+            f"Done: the personas forgot {_count(erased.turns, 'message')}, {_count(requests.requests, 'selfie request')}"
+            f" and the scene of {_count(erased.scenes, 'conversation')} of yours.",
+            ephemeral=True,
         )
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"

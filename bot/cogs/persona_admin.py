@@ -14,7 +14,7 @@ from discord.ext import commands
 from PIL import Image
 
 from bot import safety
-from bot.assets import discard, prepare_assets
+from bot.assets import discard, prepare_assets, saving
 from bot.cards_greeting import greet_once
 from bot.checks import manage_server
 from bot.cogs.persona_calibrate import PersonaCalibrateCommands
@@ -178,14 +178,11 @@ class PersonaAdmin(
         changes.update(assets.fields)
         if not changes:
             raise UploadError("Nothing to change: give at least one new setting.")
-        try:
+        async with saving(self.services, assets):  # the new files stay locked until the persona names them
             persona = await self.services.store.update_persona(interaction.guild_id, name, **changes)
-        except BaseException:
-            await discard(self.services.store, assets.new_files)
-            raise
         old_files = [Path(p) for p in (current.reference_path, current.lora_path) if p]
         await discard(
-            self.services.store, [p for p in old_files if str(p) not in {persona.reference_path, persona.lora_path}]
+            self.services, [p for p in old_files if str(p) not in {persona.reference_path, persona.lora_path}]
         )
         await interaction.followup.send(f"Updated **{persona.name}**.", embed=persona_embed(persona), ephemeral=True)
 
@@ -224,10 +221,11 @@ class PersonaAdmin(
     @manage_server()
     async def delete(self, interaction: discord.Interaction, name: str) -> None:
         persona = await self.services.store.delete_persona(interaction.guild_id, name)
-        await discard(self.services.store, [Path(p) for p in (persona.reference_path, persona.lora_path) if p])
         await interaction.response.send_message(
             f"Deleted **{persona.name}** with its files and everything it remembered.", ephemeral=True
         )
+        # After the answer: a file another persona is being saved with stays locked until then (seconds, maybe).
+        await discard(self.services, [Path(p) for p in (persona.reference_path, persona.lora_path) if p])
 
     @app_commands.command(name="activate", description="Let a persona live in this channel")
     @app_commands.autocomplete(name=persona_names)

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from personas.models import SceneState
-from personas.storage.database import Repository
+from personas.storage.database import Connection, Repository
+
+
+async def delete_scenes_in(conn: Connection, guild_id: int, conversations: Iterable[tuple[int, int]]) -> int:
+    """Reset the scene of each (channel, persona) conversation, inside a transaction another part opened (`/forget`
+    erases turns and the scenes they shaped in one step); returns how many scenes there were."""
+    deleted = 0
+    for channel_id, persona_id in sorted(set(conversations)):
+        cursor = await conn.execute(
+            "DELETE FROM scenes WHERE guild_id = ? AND channel_id = ? AND persona_id = ?",
+            (guild_id, channel_id, persona_id),
+        )
+        deleted += cursor.rowcount
+    return deleted
 
 
 class Scenes(Repository):

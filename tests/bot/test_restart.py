@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from tests.bot.conftest import activate, create_persona, custom_ids, is_picture, selfie_of
+from datetime import UTC, datetime, timedelta
+
+from bot.jobs import RESTART_NOTE
+from bot.storage import JobKind
+from tests.bot.conftest import (
+    GatedEngine,
+    activate,
+    create_persona,
+    custom_ids,
+    eventually,
+    is_picture,
+    pictures_for,
+    said_to,
+    selfie_of,
+)
 
 
 async def test_memory_scene_and_buttons_survive_a_restart(discord_standin, llm_standin, bots, tmp_path):
@@ -53,3 +67,36 @@ async def test_shutdown_finishes_a_selfie_in_flight(discord_standin, bots):
     await running.stop()
     assert any(is_picture(m) for m in discord_standin.messages)
     assert running.bot.is_closed()
+
+
+async def test_a_restart_removes_the_progress_notes_of_the_killed_process(discord_standin, bots, demo_engine, tmp_path):
+    data_dir = tmp_path / "shared"
+    engine = GatedEngine(demo_engine, open=False)
+    first = await bots(data_dir=data_dir, engine=engine)
+    w = discord_standin.default
+    await create_persona(discord_standin)
+    await activate(discord_standin, w.general)
+    await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")  # served again after the restart
+    await eventually(lambda: engine.batches, timeout=10)
+    await discord_standin.user_says(w.general, w.stranger, "Mira send me a selfie")  # too old by then: a note instead
+
+    def notes():
+        return [m for m in discord_standin.messages if m.source == "webhook" and "getting ready" in m.content]
+
+    await eventually(lambda: len(notes()) == 2, timeout=10)
+    old_notes = notes()
+    queue = first.bot.services.bot_store
+    stranger_job = next(j for j in await queue.pending_jobs() if j.requester_id == w.stranger.id)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    await queue.database.execute("UPDATE selfie_jobs SET created_at = ? WHERE id = ?", (an_hour_ago, stranger_job.id))
+    assert stranger_job.source_kind == JobKind.CHAT
+
+    await first.kill(before_cleanup=engine.open)
+    assert not any(m.deleted for m in old_notes)  # the killed process left them up
+    await bots(data_dir=data_dir)
+
+    await eventually(lambda: pictures_for(discord_standin, w.member), timeout=30)
+    await eventually(lambda: said_to(discord_standin, w.stranger.id, RESTART_NOTE), timeout=10)
+    await eventually(lambda: all(m.deleted for m in old_notes), timeout=10)
+    # The new process's own note of the resumed selfie goes when its picture is posted: none is left.
+    await eventually(lambda: not [m for m in notes() if not m.deleted], timeout=10)

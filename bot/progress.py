@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -36,33 +37,44 @@ def progress_text(name: str, event: ProgressEvent) -> str:
 
 
 class Throttle:
-    def __init__(self, write: Callable[[str], Awaitable[None]], interval: float) -> None:
+    """Edits at least `interval` apart, ending on the latest text. A preview picture (PNG bytes) rides along with the
+    next edit; `write(text)` is called without one, `write(text, preview=png)` with a preview not yet shown."""
+
+    def __init__(self, write: Callable[..., Awaitable[None]], interval: float) -> None:
         self._write = write
         self._interval = interval
         self._latest: str | None = None
         self._written: str | None = None
+        self._preview: bytes | None = None  # newest preview not yet written
         self._last_at = 0.0
         self._task: asyncio.Task | None = None
+        self.previews_written = 0
 
     def mark_written(self, text: str) -> None:
         self._latest = self._written = text
         self._last_at = time.monotonic()
 
-    def show(self, text: str) -> None:
+    def show(self, text: str, preview: bytes | None = None) -> None:
         self._latest = text
-        if text != self._written and (self._task is None or self._task.done()):
+        if preview is not None:
+            self._preview = preview
+        if (text != self._written or self._preview is not None) and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
-        while self._latest != self._written:
+        while self._latest != self._written or self._preview is not None:
             wait = self._last_at + self._interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            text = self._latest
-            self._written = text
+            text, preview = self._latest, self._preview
+            self._written, self._preview = text, None
             self._last_at = time.monotonic()
             try:
-                await self._write(text or "")
+                if preview is None:
+                    await self._write(text or "")
+                else:
+                    await self._write(text or "", preview=preview)
+                    self.previews_written += 1
             except discord.HTTPException as error:
                 log.warning("progress edit failed: %s", error)
 
@@ -78,13 +90,17 @@ class StatusMessage:
 
     def __init__(self, interval: float) -> None:
         self.throttle = Throttle(self._edit, interval)
+        # Previews are pictures nobody has checked: off unless the selfie flow allows them (the picture need not
+        # stay clothed).
+        self.previews = False
 
     async def open(self, text: str) -> None:
         await self._open(text)
         self.throttle.mark_written(text)
 
-    def show(self, text: str) -> None:
-        self.throttle.show(text)
+    def show(self, text: str, preview: bytes | None = None) -> None:
+        """Progress `text`, and optionally a small preview PNG of the picture so far (shown until the end)."""
+        self.throttle.show(text, preview if self.previews else None)
 
     async def finish(self, text: str | None, message: discord.Message | None) -> None:
         """The work is over: `message` is the picture (or None), `text` a final word (an error, a confirmation)."""
@@ -93,8 +109,13 @@ class StatusMessage:
     async def _open(self, text: str) -> None:
         raise NotImplementedError
 
-    async def _edit(self, text: str) -> None:
+    async def _edit(self, text: str, preview: bytes | None = None) -> None:
         raise NotImplementedError
+
+
+def preview_attachments(preview: bytes | None) -> list[discord.File]:
+    """The attachment list of a progress edit: the preview alone (replacing the last), or none (removing it)."""
+    return [discord.File(io.BytesIO(preview), filename="preview.png")] if preview is not None else []
 
 
 class WebhookStatus(StatusMessage):
@@ -126,9 +147,10 @@ class WebhookStatus(StatusMessage):
             except Exception:  # the selfie goes on; only a restart's tidy-up would miss this note
                 log.warning("could not record progress message %s", message.id, exc_info=True)
 
-    async def _edit(self, text: str) -> None:
+    async def _edit(self, text: str, preview: bytes | None = None) -> None:
         if self._message_id is not None:
-            await self._webhooks.edit(self._channel, self._message_id, content=text)
+            extra = {"attachments": preview_attachments(preview)} if preview is not None else {}
+            await self._webhooks.edit(self._channel, self._message_id, content=text, **extra)
 
     async def finish(self, text: str | None, message: discord.Message | None) -> None:
         await super().finish(text, message)
@@ -136,8 +158,8 @@ class WebhookStatus(StatusMessage):
             return
         if message is not None or not text:
             await self._webhooks.delete(self._channel, self._message_id)
-        else:
-            await self._webhooks.edit(self._channel, self._message_id, content=text)
+        else:  # the error replaces the progress line and its preview
+            await self._webhooks.edit(self._channel, self._message_id, content=text, attachments=[])
 
 
 class InteractionStatus(StatusMessage):
@@ -150,8 +172,9 @@ class InteractionStatus(StatusMessage):
     async def _open(self, text: str) -> None:
         await self._edit(text)
 
-    async def _edit(self, text: str) -> None:
-        await self._interaction.edit_original_response(content=text)
+    async def _edit(self, text: str, preview: bytes | None = None, *, clear_preview: bool = False) -> None:
+        extra = {"attachments": preview_attachments(preview)} if preview is not None or clear_preview else {}
+        await self._interaction.edit_original_response(content=text, **extra)
 
     async def finish(self, text: str | None, message: discord.Message | None) -> None:
         await super().finish(text, message)
@@ -159,7 +182,7 @@ class InteractionStatus(StatusMessage):
             text = text or f"Sent: {message.jump_url}"
         if text:
             try:
-                await self._edit(text)
+                await self._edit(text, clear_preview=True)  # the picture (or the error) replaces the preview
             except discord.HTTPException as error:
                 log.warning("could not finish the /selfie response: %s", error)
 
@@ -170,5 +193,5 @@ class SilentStatus(StatusMessage):
     async def _open(self, text: str) -> None:
         return None
 
-    async def _edit(self, text: str) -> None:
+    async def _edit(self, text: str, preview: bytes | None = None) -> None:
         return None

@@ -132,6 +132,8 @@ class SelfieFlow:
             await self._settle(ctx, f"declined: {decision.reason}")
             return SelfieOutcome(Outcome.DECLINED, decision.decline)
         prompt, negative = decision.harden(prompt, negative)
+        # A preview is a picture nobody has checked: only where the finished one would not be checked either.
+        status.previews = not (decision.must_stay_clothed and self._image_check.active)
 
         request = request_for(
             persona, prompt=prompt, negative=negative, seed=seed, settings=self._settings, engine=self._engine
@@ -234,7 +236,7 @@ class SelfieFlow:
             count=candidate_count(self._settings.identity_candidates, self._engine.device.type),
             min_score=self._settings.identity_min_score,
             owner=(persona.guild_id, ctx.requester.id),  # round-robin between servers, then users within a server
-            on_progress=lambda e: status.show(progress_text(persona.name, e)),
+            on_progress=lambda e: status.show(progress_text(persona.name, e), e.preview),
         )
 
     async def _failed(self, ctx: SelfieContext, status: StatusMessage, error: GenerationError) -> SelfieOutcome:

@@ -23,8 +23,8 @@ from bot.replies import ReplyWriter
 from bot.settings import Settings
 from bot.storage import BotStore
 from bot.webhooks import WebhookManager
+from generation.backend import GenerationBackend
 from generation.engine import Engine
-from generation.service import GenerationService
 from personas.scene import SceneExtractor
 from personas.store import PersonaStore
 
@@ -90,7 +90,7 @@ class BotServices:
     settings: Settings
     store: PersonaStore
     bot_store: BotStore
-    service: GenerationService
+    service: GenerationBackend  # in-process GenerationService or the Ray Serve backend (GENERATION_BACKEND)
     engine: Engine
     webhooks: WebhookManager
     replies: ReplyWriter

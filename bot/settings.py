@@ -158,6 +158,40 @@ def _candidates(env: Mapping[str, str]) -> int | None:
     return value or None
 
 
+_RAY_ADDRESS = re.compile(r"^(auto|ray://[\w.-]+(:\d+)?|[\w.-]+:\d+)$")
+
+
+def _ray_address(env: Mapping[str, str]) -> str:
+    raw = (env.get("RAY_ADDRESS") or "").strip()
+    if raw and not _RAY_ADDRESS.match(raw):
+        raise SettingsError(f"RAY_ADDRESS must be empty, auto, ray://host:port or host:port, not {raw!r}.")
+    return raw
+
+
+def _replica_range(env: Mapping[str, str]) -> tuple[int, int]:
+    """RAY_REPLICAS: `N` replicas, or `MIN-MAX` for autoscaling between them."""
+    raw = (env.get("RAY_REPLICAS") or "").strip() or "1"
+    match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", raw)
+    low, high = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (-1, -1)
+    if low < 0 or high < max(low, 1):
+        raise SettingsError(f"RAY_REPLICAS must be a count (2) or a range (1-8), not {raw!r}.")
+    return low, high
+
+
+def _auto_or_number(env: Mapping[str, str], key: str) -> float | None:
+    raw = (env.get(key) or "").strip().lower()
+    if raw in {"", "auto"}:
+        return None
+    return _bounded_float(env, key, 0.0, 0.0)
+
+
+def _shard_count(env: Mapping[str, str]) -> int | None:
+    """SHARD_COUNT: 1 (one gateway connection), N shards, or auto (Discord's recommendation; None)."""
+    if (env.get("SHARD_COUNT") or "").strip().lower() == "auto":
+        return None
+    return _int(env, "SHARD_COUNT", 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     discord_token: str = ""
@@ -196,6 +230,12 @@ class Settings:
     identity_candidates: int | None = None  # pictures per selfie with a reference (None: 1 on the CPU, 3 on GPUs)
     identity_min_score: float = 0.5  # best of N: below it one more round (0.5 is the face model's same-person line)
     speed: SpeedOptions = field(default_factory=SpeedOptions)  # SCHEDULER, SPEED_LORA, COMPILE, OFFLOAD, PREVIEW...
+    generation_backend: str = "local"  # local (in this process) or ray (replicas of a Ray Serve application)
+    ray_address: str = ""  # with ray: "" starts a local Ray instance in this process; auto / ray://head:10001 connect
+    ray_replicas: tuple[int, int] = (1, 1)  # min and max replicas (equal: a fixed count; else Serve autoscales)
+    ray_target_queue: float = 4.0  # requests in flight per replica that autoscaling aims at
+    ray_gpus_per_replica: float | None = None  # None: one GPU per replica when the cluster has GPUs, else none
+    shard_count: int | None = 1  # gateway shards: 1 (a plain connection), N, or None (Discord's recommendation)
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -244,6 +284,12 @@ class Settings:
             identity_min_score=_bounded_float(merged, "IDENTITY_MIN_SCORE", 0.5, 0.0, 1.0),
             image_check=_choice(merged, "IMAGE_CHECK", ("auto", "on", "off")),
             image_check_threshold=_bounded_float(merged, "IMAGE_CHECK_THRESHOLD", 0.0, 0.0, 1.0),
+            generation_backend=_choice(merged, "GENERATION_BACKEND", ("local", "ray")),
+            ray_address=_ray_address(merged),
+            ray_replicas=_replica_range(merged),
+            ray_target_queue=_bounded_float(merged, "RAY_TARGET_QUEUE", 4.0, 0.1),
+            ray_gpus_per_replica=_auto_or_number(merged, "RAY_GPUS_PER_REPLICA"),
+            shard_count=_shard_count(merged),
             extra=merged,
         )
 

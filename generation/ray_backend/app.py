@@ -35,6 +35,7 @@ from generation.ray_backend.assets import AssetCache
 from generation.ray_backend.config import DEPLOYMENT_NAME, ReplicaSettings, ScalingSettings
 from generation.ray_backend.wire import Failed, Finished, Progress, WireRequest, failure_of
 from generation.service import GenerationService, ProgressEvent
+from generation.speed import SpeedOptions, load_engine
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,12 @@ class GenerationReplica:
         context = serve.get_replica_context()
         self.replica = context.replica_id.to_full_id_str()  # also the replica actor's name in namespace "serve"
         data_dir = Path(self.settings.data_dir)
-        engine = Engine.load(
-            self.settings.model,
+        engine = load_engine(
+            model=self.settings.model,
             device=self.settings.device,
             data_dir=data_dir,
-            ip_adapter=Path(self.settings.ip_adapter) if self.settings.ip_adapter else None,
+            options=SpeedOptions.from_env(self.settings.speed),
+            ip_adapter=self.settings.ip_adapter,
             lora_capacity=self.settings.lora_capacity,
             dtype=self.settings.dtype,
         )

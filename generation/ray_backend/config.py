@@ -38,10 +38,13 @@ class ReplicaSettings:
     lora_capacity: int = 8  # persona LoRAs resident per replica; also the looks Serve multiplexes per replica
     max_batch: int | None = None  # pictures per pipeline call (None: 1 on the CPU, 4 on CUDA)
     max_queue: int = 256  # requests one replica holds (the bot bounds the total with MAX_QUEUE)
+    # Speed options as their settings spell them (SCHEDULER, SPEED_LORA, COMPILE, OFFLOAD, VAE_TILING, PREVIEW, ...):
+    # a replica's engine is loaded the way the local one is (generation/speed.py), so pictures stay the same.
+    speed: dict[str, str] = field(default_factory=dict)
 
     def to_args(self) -> dict[str, Any]:
         """The application builder's arguments (JSON/YAML-friendly)."""
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        return {key: value for key, value in asdict(self).items() if value not in (None, {})}
 
     @classmethod
     def from_args(cls, args: dict[str, Any] | None) -> ReplicaSettings:
@@ -53,6 +56,7 @@ class ReplicaSettings:
         for name in ("lora_capacity", "max_batch", "max_queue"):
             if args.get(name) is not None:
                 args[name] = int(args[name])
+        args["speed"] = {str(key): str(value) for key, value in (args.get("speed") or {}).items()}
         return cls(**args)
 
 

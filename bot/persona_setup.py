@@ -55,8 +55,10 @@ async def create_persona(
     reference: discord.Attachment | None,
     lora: discord.Attachment | None,
     lora_scale: float,
+    changed_by: int | None = None,
 ) -> Persona:
-    """Check, store the uploads, and create; nothing is kept when any step fails."""
+    """Check, store the uploads, and create; nothing is kept when any step fails. `changed_by`: the admin's user id
+    (recorded with look version 1)."""
     refusal = safety.check_persona_settings(
         fields, nsfw=bool(fields.get("nsfw")), has_reference=reference is not None or bool(fields.get("reference"))
     )
@@ -68,4 +70,4 @@ async def create_persona(
     check_text_fields(fields)
     assets = await prepare_assets(services, reference, lora, lora_scale)
     async with saving(services, assets):  # the stored files stay locked until the persona names them
-        return await services.store.create_persona(guild_id, **fields, **assets.fields)
+        return await services.store.create_persona(guild_id, changed_by=changed_by, **fields, **assets.fields)

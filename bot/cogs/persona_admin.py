@@ -19,6 +19,7 @@ from bot.cards_greeting import greet_once
 from bot.checks import manage_server
 from bot.cogs.persona_calibrate import PersonaCalibrateCommands
 from bot.cogs.persona_files import PersonaFileCommands
+from bot.cogs.persona_looks import PersonaLookCommands
 from bot.cogs.persona_training import PersonaTrainingCommands
 from bot.errors import UploadError, UserFacingError
 from bot.lookup import persona_names, require_persona
@@ -63,6 +64,7 @@ class PersonaAdmin(
     PersonaCalibrateCommands,
     PersonaFileCommands,
     PersonaTrainingCommands,
+    PersonaLookCommands,
     commands.GroupCog,
     group_name="persona",
     group_description="Set up the server's personas",
@@ -111,7 +113,13 @@ class PersonaAdmin(
             if value is not None:
                 fields[key] = value
         persona = await create_persona(
-            self.services, interaction.guild_id, fields, reference=reference, lora=lora, lora_scale=lora_scale or 0.8
+            self.services,
+            interaction.guild_id,
+            fields,
+            reference=reference,
+            lora=lora,
+            lora_scale=lora_scale or 0.8,
+            changed_by=interaction.user.id,
         )
         await interaction.followup.send(
             f"Created **{persona.name}**. Use `/persona activate name:{persona.name}` in a channel where it should live.",
@@ -179,7 +187,9 @@ class PersonaAdmin(
         if not changes:
             raise UploadError("Nothing to change: give at least one new setting.")
         async with saving(self.services, assets):  # the new files stay locked until the persona names them
-            persona = await self.services.store.update_persona(interaction.guild_id, name, **changes)
+            persona = await self.services.store.update_persona(
+                interaction.guild_id, name, changed_by=interaction.user.id, **changes
+            )
         old_files = [Path(p) for p in (current.reference_path, current.lora_path) if p]
         await discard(
             self.services, [p for p in old_files if str(p) not in {persona.reference_path, persona.lora_path}]
@@ -220,12 +230,13 @@ class PersonaAdmin(
     @app_commands.autocomplete(name=persona_names)
     @manage_server()
     async def delete(self, interaction: discord.Interaction, name: str) -> None:
+        files = await self.services.store.persona_file_paths(interaction.guild_id, name)  # of every look version
         persona = await self.services.store.delete_persona(interaction.guild_id, name)
         await interaction.response.send_message(
             f"Deleted **{persona.name}** with its files and everything it remembered.", ephemeral=True
         )
         # After the answer: a file another persona is being saved with stays locked until then (seconds, maybe).
-        await discard(self.services, [Path(p) for p in (persona.reference_path, persona.lora_path) if p])
+        await discard(self.services, [Path(p) for p in files])
 
     @app_commands.command(name="activate", description="Let a persona live in this channel")
     @app_commands.autocomplete(name=persona_names)

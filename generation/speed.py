@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -47,7 +47,6 @@ class SpeedOptions:
     vae_tiling: bool = False  # VAE tiling + slicing: decode big or many pictures in pieces (less memory)
     preview: bool = True  # latent previews in progress events
     preview_vae: Path | None = None  # a tiny VAE (AutoencoderTiny folder) for sharper previews
-    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def default_steps(self) -> int | None:

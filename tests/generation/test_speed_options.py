@@ -141,3 +141,18 @@ def test_compiled_unet_draws_the_same_pictures(demo_kit, engine, tmp_path):
         got = compiled.run([compiled.prepare(request)])[0]
         # Inductor fuses and reorders float operations: pictures within 2 of 255 levels of eager ones.
         assert max_pixel_difference(got, engine.run([engine.prepare(request)])[0]) <= 2
+
+
+def test_a_tiny_vae_draws_sharper_previews_at_picture_size(engine, tmp_path):
+    from diffusers import AutoencoderTiny
+
+    from generation.preview import LatentPreviewer
+
+    torch.manual_seed(0)
+    tiny = AutoencoderTiny(encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8))
+    tiny.save_pretrained(tmp_path / "taesd")
+    previewer = LatentPreviewer(engine.pipe, tiny_vae_path=tmp_path / "taesd")
+    latents = torch.randn(2, 4, 8, 8, generator=torch.Generator("cpu").manual_seed(1))
+    pictures = previewer.pictures(latents)
+    assert [Image.open(io.BytesIO(p)).size for p in pictures] == [(64, 64), (64, 64)]  # decoded, not the 8 px grid
+    assert pictures[0] != pictures[1]

@@ -172,10 +172,23 @@ class SelfieBot(commands.Bot):
         if not self._resumed:  # on_ready fires again after a fresh reconnect; resume only once per process
             self._resumed = True
             self.services.work.track(self.jobs.resume_pending(), name="resume-jobs")
-            self.services.work.track(self.jobs.prune_periodically(self.services.work), name="prune-jobs")
             self.services.work.track(self.services.training.resume_pending(), name="resume-training")
+            self.services.work.track(self.jobs.prune_periodically(self.services.work), name="prune-jobs")
         self.ready_event.set()
 
     async def drain(self, timeout: float) -> None:
         """Stop taking work and give what is in flight up to `timeout` seconds to finish."""
         await self.services.work.drain(timeout)
+
+
+class ShardedSelfieBot(SelfieBot, commands.AutoShardedBot):
+    """The same bot on discord.py's AutoShardedBot: one process, several gateway connections (SHARD_COUNT)."""
+
+
+def make_bot(*, settings: Settings, **resources) -> SelfieBot:
+    """A SelfieBot on one gateway connection, or a ShardedSelfieBot when SHARD_COUNT is above 1 or auto."""
+    if settings.shard_count == 1:
+        return SelfieBot(settings=settings, **resources)
+    bot = ShardedSelfieBot(settings=settings, **resources)
+    bot.shard_count = settings.shard_count  # None: AutoShardedBot asks GET /gateway/bot for Discord's recommendation
+    return bot

@@ -17,11 +17,12 @@ import discord
 import httpx
 import yarl
 
-from bot.client import SelfieBot
+from bot.client import SelfieBot, make_bot
 from bot.image_check import ImageCheckUnavailable
 from bot.redaction import install_redaction
 from bot.settings import DEFAULT_API_BASE, Settings, SettingsError
 from bot.storage import BotStore
+from generation.backend import BackendKind, GenerationBackend, ModelFacts
 from generation.engine import Engine
 from generation.errors import GenerationError
 from generation.multi_device import device_list, serve_engines
@@ -29,6 +30,17 @@ from generation.speed import load_engine as speed_load_engine
 from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
+
+SPEED_SETTINGS = (
+    "SCHEDULER",
+    "SPEED_LORA",
+    "SPEED_LORA_SCALE",
+    "COMPILE",
+    "OFFLOAD",
+    "VAE_TILING",
+    "PREVIEW",
+    "PREVIEW_VAE",
+)
 
 NO_TOKEN = (
     "DISCORD_TOKEN is not set: put your bot token in the environment or in .env (see .env.example), "
@@ -59,19 +71,58 @@ async def load_engine(settings: Settings, device: str | None = None) -> Engine:
     )
 
 
-@contextlib.asynccontextmanager
-async def bot_resources(settings: Settings, engine: Engine | None = None) -> AsyncIterator[SelfieBot]:
-    """The bot with its stores, HTTP client and generation service; everything is closed on the way out."""
+async def generation_backend(settings: Settings, engine: Engine | None = None) -> tuple[GenerationBackend, ModelFacts]:
+    """The backend GENERATION_BACKEND names and the model facts requests are built from. `engine` (tests) is used
+    by the local backend instead of loading one; the Ray backend's replicas load their own."""
+    if settings.generation_backend == BackendKind.RAY:
+        from generation.ray_backend.client import RayGenerationBackend
+
+        log.info("drawing on Ray Serve replicas (RAY_ADDRESS=%s)", settings.ray_address or "local instance")
+        backend = await RayGenerationBackend.start(ray_config(settings))
+        return backend, backend.engine
     if engine is None:
         log.info("loading model %s on %s", settings.model, settings.device)
         engine = await load_engine(settings)
+    # DEVICE=cuda:0,cuda:1: one more engine per further device, requests spread over them.
+    more = [await load_engine(settings, device) for device in device_list(settings.device)[1:]]
+    return serve_engines([engine, *more], max_batch=settings.max_batch, max_queue=settings.max_queue), engine
+
+
+def ray_config(settings: Settings):
+    """The Ray backend's configuration from the bot's settings (replicas load the model the way `load_engine` does)."""
+    from generation.ray_backend.config import RayBackendConfig, ReplicaSettings, ScalingSettings
+
+    low, high = settings.ray_replicas
+    return RayBackendConfig(
+        address=settings.ray_address,
+        max_queue=settings.max_queue,
+        replica=ReplicaSettings(
+            model=settings.model,
+            device="cpu" if settings.device == "cpu" else "auto",  # a replica uses the GPU Ray gives it
+            dtype=settings.dtype,
+            ip_adapter=str(settings.ip_adapter) if settings.ip_adapter else None,
+            data_dir=str(settings.data_dir.resolve()),
+            lora_capacity=settings.lora_cache,
+            max_batch=settings.max_batch,
+            speed={key: settings.extra[key] for key in SPEED_SETTINGS if settings.extra.get(key)},
+        ),
+        scaling=ScalingSettings(
+            min_replicas=low,
+            max_replicas=high,
+            target_queue=settings.ray_target_queue,
+            gpus_per_replica=settings.ray_gpus_per_replica,
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def bot_resources(settings: Settings, engine: Engine | None = None) -> AsyncIterator[SelfieBot]:
+    """The bot with its stores, HTTP client and generation backend; everything is closed on the way out."""
     async with await PersonaStore.open(settings.database_path) as store, httpx.AsyncClient() as http_client:
         bot_store = await BotStore.on(store.database)  # the same file and connection; closed with the store
-        # DEVICE=cuda:0,cuda:1: one more engine per further device, requests spread over them.
-        more = [await load_engine(settings, device) for device in device_list(settings.device)[1:]]
-        service = serve_engines([engine, *more], max_batch=settings.max_batch, max_queue=settings.max_queue)
+        service, engine = await generation_backend(settings, engine)
         try:
-            bot = SelfieBot(
+            bot = make_bot(
                 settings=settings,
                 store=store,
                 bot_store=bot_store,

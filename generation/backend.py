@@ -3,7 +3,7 @@
 `GenerationBackend` is exactly what the bot uses of the in-process `GenerationService`: `generate` with progress
 events (queue position, batch start, denoising steps) and fairness by owner, cancellation by cancelling the awaiting
 task, `close()`, and the errors of `generation.errors`. `ModelFacts` is what the bot asks about the model while it
-builds a request (picture size, whether references work, prompt token counts); an `Engine` has it, and a remote
+builds a request (picture size, whether references work, prompt token counts, the device type); an `Engine` has it, and a remote
 backend answers it from a description its replicas send once.
 
 Two backends satisfy it: `GenerationService` (in this process, one worker thread per engine; the default) and
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from generation.request import GenerationRequest, GenerationResult
 from generation.service import ProgressCallback, ProgressEvent
@@ -37,6 +37,10 @@ class ModelFacts(Protocol):
     @property
     def model_label(self) -> str:
         """What "Details" show as the model."""
+
+    @property
+    def device(self) -> Any:
+        """The `torch.device` pictures are drawn on (its `.type` sets defaults such as best-of-N candidates)."""
 
     @property
     def native_size(self) -> int:

@@ -45,6 +45,7 @@ class ModelDescription:
     """What the bot's `ModelFacts` are built from, sent once at start-up."""
 
     model_label: str
+    device: Any  # torch.device of the replica
     native_size: int
     supports_references: bool
     tokenizer: Any  # a copy of the pipeline's first tokenizer, for prompt token counts on the bot's side
@@ -147,6 +148,7 @@ class GenerationReplica:
     async def describe(self) -> ModelDescription:
         return ModelDescription(
             model_label=self.engine.model_label,
+            device=self.engine.device,
             native_size=self.engine.native_size,
             supports_references=self.engine.supports_references,
             tokenizer=copy.deepcopy(self.engine.pipe.tokenizer),

@@ -44,6 +44,7 @@ class RemoteModel:
     """`ModelFacts` of the model the replicas serve, from the description one replica sent at start-up."""
 
     model_label: str
+    device: object  # torch.device of the replicas
     native_size: int
     supports_references: bool
     tokenizer: object
@@ -97,6 +98,7 @@ class RayGenerationBackend:
             )
         model = RemoteModel(
             model_label=description.model_label,
+            device=description.device,
             native_size=description.native_size,
             supports_references=description.supports_references,
             tokenizer=description.tokenizer,

@@ -173,7 +173,7 @@ async def test_progress_arrives_while_the_picture_is_drawn(backend):
     assert stages[0] == "queued" and events[0].position == 1
     assert "started" in stages and stages.index("started") < stages.index("step")
     steps = [event.step for event in events if event.stage == "step"]
-    assert steps == list(range(1, steps[-1] + 1)) and steps[-1] == events[-1].total
+    assert steps[0] == 1 and steps == sorted(steps) and steps[-1] == events[-1].total  # previews repeat a step
     assert result.image.size == (64, 64)
 
 

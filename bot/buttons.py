@@ -40,7 +40,8 @@ def details_text(record: SelfieRecord, persona_name: str) -> str:
         f"**Selfie #{record.id}** of {persona_name} (persona version {record.persona_version})",
         f"model: `{p.get('model')}`",
         f"seed: `{record.seed}` (take {p.get('take', 0)} of base seed {p.get('base_seed', record.seed)})",
-        f"steps: `{p.get('steps')}` · guidance: `{p.get('guidance')}` · size: `{p.get('width')}×{p.get('height')}`",
+        f"steps: `{p.get('steps')}` · guidance: `{p.get('guidance')}` · size: `{p.get('width')}×{p.get('height')}`"
+        f" · scheduler: `{p.get('scheduler') or 'default'}`",
         f"LoRA: {lora}",
         f"reference: {reference}",
         *identity_lines(p, record.seed),

@@ -7,9 +7,10 @@ import io
 import pytest
 from PIL import Image
 
+from bot.buttons import details_text
 from bot.settings import Settings, SettingsError
 from generation.preview import LatentPreviewer
-from tests.bot.conftest import activate, create_persona, is_picture
+from tests.bot.conftest import activate, create_persona, is_picture, selfie_of
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def test_previews_reach_the_progress_message_and_the_picture_replaces_them
     # An age-restricted channel and an adult persona: the finished picture need not be checked for clothing, so
     # neither need the previews (with IMAGE_CHECK active, SFW channels get no previews).
     w.general.nsfw = True
-    await bots(engine=previewing_engine, selfie_steps=12, progress_interval_s=0.05)
+    running = await bots(engine=previewing_engine, selfie_steps=12, progress_interval_s=0.05)
     await create_persona(discord_standin, nsfw=True)
     await activate(discord_standin, w.general)
     handle = await discord_standin.invoke_slash(w.guild, w.general, w.member, "selfie", options={"persona": "Mira"})
@@ -47,6 +48,8 @@ async def test_previews_reach_the_progress_message_and_the_picture_replaces_them
     assert previewing_engine.preview.made >= len(with_preview)
     picture = [m for m in discord_standin.messages if is_picture(m) and not m.deleted][-1]
     assert Image.open(io.BytesIO(picture.files[0].data)).size == (64, 64)  # the real picture, not a preview
+    record = await selfie_of(running.bot, picture)  # Details name the sampler, so the picture can be redrawn
+    assert record.parameters["scheduler"] == "default" and "scheduler: `default`" in details_text(record, "Mira")
 
 
 def test_device_lists_and_speed_settings_are_checked_at_start():

@@ -135,9 +135,9 @@ def test_compiled_unet_draws_the_same_pictures(demo_kit, engine, tmp_path):
     )
     report = compiled.compile_report
     assert report.stats.graphs >= 1 and report.warm_up_s > 0
-    freckles, _ = persona_lora_files(demo_kit)
-    requests = [tiny_request(seed=8), tiny_request(seed=9, lora_path=freckles, lora_scale=0.9)]
-    for request in requests:
+    # One plain request: a persona LoRA loaded after compiling forces a recompile, minutes on a 2-core CPU; LoRAs
+    # under compile are measured by benchmarks/gpu_check.py instead.
+    for request in [tiny_request(seed=8)]:
         got = compiled.run([compiled.prepare(request)])[0]
         # Inductor fuses and reorders float operations: pictures within 2 of 255 levels of eager ones.
         assert max_pixel_difference(got, engine.run([engine.prepare(request)])[0]) <= 2

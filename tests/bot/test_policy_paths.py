@@ -105,3 +105,27 @@ async def test_a_button_pressed_in_another_channel_shows_and_posts_nothing(disco
         assert "does not belong" in answer and "Selfie #" not in answer
     await asyncio.sleep(0.5)
     assert len([m for m in discord_standin.messages if is_picture(m)]) == pictures
+
+
+async def test_a_persona_deleted_while_its_selfie_is_drawn_ends_it_with_a_sentence(discord_standin, bots, demo_engine):
+    from tests.bot.conftest import GatedEngine
+
+    engine = GatedEngine(demo_engine, open=False)
+    await bots(engine=engine)
+    w = discord_standin.default
+    await create_persona(discord_standin)
+    await activate(discord_standin, w.general)
+    await discord_standin.user_says(w.general, w.member, "Mira send me a selfie")
+    await eventually(lambda: engine.batches, timeout=15)
+    delete = await discord_standin.invoke_slash(
+        w.guild, w.general, w.admin, "persona", subcommand="delete", options={"name": "Mira"}
+    )
+    assert "Deleted" in (await delete.wait_for_response()).data["content"]
+    engine.open()
+    told = await discord_standin.wait_for_message(lambda m: "was deleted while your selfie" in m.content, timeout=20)
+    assert f"<@{w.member.id}>" in told.content
+    await asyncio.sleep(0.5)
+    assert not [m for m in discord_standin.messages_in(w.general) if is_picture(m)]
+    # The "getting ready…" note does not stay behind.
+    notes = [m for m in discord_standin.messages_in(w.general) if "getting ready" in m.content and not m.deleted]
+    assert notes == []

@@ -277,9 +277,26 @@ def _application_handle(config: RayBackendConfig):
         return serve.run(app, name=config.app_name, route_prefix=None)
     except Exception as error:
         raise ModelLoadError(
-            f"the Ray Serve application {config.app_name} did not start (MODEL={config.replica.model}): {error}",
+            f"the Ray Serve application {config.app_name} did not start (MODEL={config.replica.model}): "
+            f"{_replica_failure(config) or error}",
             source=config.replica.model,
         ) from error
+
+
+def _replica_failure(config: RayBackendConfig) -> str:
+    """The last line of the error a replica's constructor raised (Serve keeps it in the deployment's status)."""
+    from ray import serve
+
+    try:
+        deployments = serve.status().applications[config.app_name].deployments
+    except Exception:  # no status to read: the caller reports Serve's own error
+        return ""
+    for status in deployments.values():
+        lines = [line.strip() for line in (status.message or "").splitlines() if line.strip()]
+        errors = [line for line in lines if "Error" in line.split(":", 1)[0]]
+        if errors:
+            return errors[-1]
+    return ""
 
 
 def _shut_down_ray() -> None:

@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class ReplicaLostError(GenerationFailed):
-    """The replica drawing a request died, and so did the one it was retried on (`replicas`: their names)."""
+    """The replica drawing a request died, and so did the one it was retried on (`causes`: what each attempt saw)."""
 
-    def __init__(self, message: str, *, replicas: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, *, causes: tuple[str, ...] = ()) -> None:
         super().__init__(message)
-        self.replicas = replicas
+        self.causes = causes
 
 
 class _ReplicaLost(Exception):
@@ -64,6 +64,7 @@ class RayGenerationBackend:
         self._owns_ray = owns_ray
         self.assets = AssetShipper(budget_bytes=config.asset_cache_bytes)
         self._in_flight: set[object] = set()  # streams of requests not yet answered
+        self._requests = 0  # requests taken and not yet answered (shipping assets, or on the cluster)
         self._closing = False
         self.completed = 0
         self.failed = 0
@@ -127,8 +128,8 @@ class RayGenerationBackend:
 
     @property
     def queued(self) -> int:
-        """Requests this bot has on the cluster (queued or being drawn)."""
-        return len(self._in_flight)
+        """Requests this bot has taken and not yet answered (shipping assets, queued or being drawn)."""
+        return self._requests
 
     async def generate(
         self,
@@ -138,14 +139,25 @@ class RayGenerationBackend:
     ) -> GenerationResult:
         if self._closing:
             raise ServiceClosedError("generation backend is closing; request not queued")
-        if len(self._in_flight) >= self.config.max_queue:
+        if self._requests >= self.config.max_queue:
             raise QueueFullError(
-                f"{len(self._in_flight)} requests in flight on the Ray cluster (limit {self.config.max_queue})",
+                f"{self._requests} requests in flight on the Ray cluster (limit {self.config.max_queue})",
                 limit=self.config.max_queue,
             )
+        self._requests += 1
+        try:
+            return await self._generate(request, on_progress, owner)
+        finally:
+            self._requests -= 1
+
+    async def _generate(
+        self, request: GenerationRequest, on_progress: ProgressCallback | None, owner: Hashable
+    ) -> GenerationResult:
         wire = await self._wire(request, owner)
         lost: list[str] = []
         for attempt in range(1, ATTEMPTS + 1):
+            if self._closing:
+                raise ServiceClosedError("generation backend closed before this request started")
             try:
                 finished = await self._attempt(wire, on_progress)
             except _ReplicaLost as error:
@@ -154,7 +166,7 @@ class RayGenerationBackend:
                     self.failed += 1
                     raise ReplicaLostError(
                         f"the replicas drawing this request died {ATTEMPTS} times ({'; '.join(lost)})",
-                        replicas=tuple(lost),
+                        causes=tuple(lost),
                     ) from error.__cause__
                 self.retries += 1
                 log.warning("replica lost mid-request (%s); trying once more", error)

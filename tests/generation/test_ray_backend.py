@@ -9,6 +9,7 @@ The replica-kill test runs last: the killed replica is replaced in the backgroun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import shutil
 from collections import defaultdict
@@ -32,7 +33,7 @@ from tests.generation.conftest import max_pixel_difference, tiny_request
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
-from generation.ray_backend.client import RayGenerationBackend  # noqa: E402  # needs ray
+from generation.ray_backend.client import RayGenerationBackend, ReplicaLostError  # noqa: E402  # needs ray
 
 on_cluster = pytest.mark.asyncio(loop_scope="module")  # one event loop for the module-wide backend
 
@@ -296,3 +297,23 @@ async def test_a_replica_killed_mid_picture_costs_a_retry_not_the_picture(backen
     assert result.extra["attempts"] == 2 and result.extra["replica"] != doomed
     assert max_pixel_difference(result.image, expected) == 0
     assert backend.retries >= 1
+
+
+@on_cluster
+async def test_a_request_whose_replicas_both_die_ends_in_one_clear_error(backend, config):
+    """Runs last: every time the request starts on a replica, every replica of the application is killed."""
+    rounds = []
+
+    def kill_every_replica(event):
+        if event.stage != "started":
+            return
+        prefix = f"SERVE_REPLICA::{config.app_name}#"
+        names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith(prefix)]
+        rounds.append(names)
+        for name in names:
+            with contextlib.suppress(ValueError):  # already gone
+                ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
+
+    with pytest.raises(ReplicaLostError) as raised:
+        await backend.generate(tiny_request("doomed twice", steps=60), on_progress=kill_every_replica)
+    assert len(rounds) == 2 and len(raised.value.causes) == 2 and "died 2 times" in str(raised.value)

@@ -225,19 +225,24 @@ async def test_persona_files_travel_once_by_content(backend, demo_kit, tmp_path,
 
 
 @on_cluster
-async def test_a_busy_bot_is_refused_and_a_closed_one_takes_nothing(backend, config):
+async def test_a_busy_bot_is_refused_and_a_closing_one_fails_what_it_holds(backend, config):
     handle = serve.get_app_handle(config.app_name)
     small = RayGenerationBackend(replace(config, max_queue=1), handle, backend.engine, owns_ray=False)
     running = asyncio.create_task(small.generate(tiny_request("occupying", steps=30)))
-    await asyncio.sleep(0)  # let it take its place
-    for _ in range(200):
-        if small.queued:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # it takes its place at once
+    assert small.queued == 1
     with pytest.raises(QueueFullError):
         await small.generate(tiny_request("one too many"))
     assert (await running).image.size == (64, 64)
+
+    stepping = asyncio.Event()
+    cut_short = asyncio.create_task(
+        small.generate(tiny_request("cut short", steps=900), on_progress=lambda e: e.stage == "step" and stepping.set())
+    )
+    await asyncio.wait_for(stepping.wait(), 60)
     await small.close()
+    with pytest.raises(ServiceClosedError):
+        await cut_short
     with pytest.raises(ServiceClosedError):
         await small.generate(tiny_request("after close"))
 

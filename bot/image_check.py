@@ -7,6 +7,7 @@ that only the text policy applies when it is not; `on` requires it (start-up fai
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PIL import Image
@@ -36,6 +37,11 @@ class ImageCheck:
             log.warning("image check not installed (pip install 'selfiebot[nudity]'); the text policy alone applies")
             return
         self._detector = NudityDetector(threshold=threshold) if threshold else NudityDetector()
+
+    async def warm_up(self) -> None:
+        """Load the classifier now (off the event loop), so the first selfie does not wait for it."""
+        if self._detector is not None:
+            await asyncio.to_thread(self._detector.load)
 
     @property
     def active(self) -> bool:

@@ -105,7 +105,7 @@ async def test_another_guilds_persona_is_invisible(discord_standin, bots):
 
 
 async def test_explicit_requests_in_a_normal_channel_are_declined_in_character(discord_standin, bots):
-    await bots()
+    await bots(chat_rate_limit=0)  # one member sends many lines here; the rate limit has its own test
     w = discord_standin.default
     await create_persona(discord_standin, nsfw=True)
     await activate(discord_standin, w.general)
@@ -126,7 +126,7 @@ async def test_explicit_requests_in_a_normal_channel_are_declined_in_character(d
 
 
 async def test_sexual_content_with_minors_is_refused_everywhere(discord_standin, llm_standin, bots):
-    await bots(llm_base_url=llm_standin.base_url)
+    await bots(llm_base_url=llm_standin.base_url, chat_rate_limit=0)  # many lines from one member
     w = discord_standin.default
     await create_persona(discord_standin, nsfw=True)
     await activate(discord_standin, w.nsfw)

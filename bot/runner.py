@@ -134,6 +134,7 @@ async def bot_resources(settings: Settings, engine: Engine | None = None) -> Asy
             await service.close()
             raise
         try:
+            await bot.services.image_check.warm_up()  # the first selfie should not wait for the classifier
             yield bot
         finally:
             await bot.drain(settings.shutdown_grace_s)

@@ -119,6 +119,10 @@ class TrainingJobs:
     ) -> int:
         """Check the input, record the training and start it in the background; its id. Raises UserFacingError
         (one sentence) for bad input or when a training already runs, with nothing recorded or queued."""
+        if not hasattr(self.service, "train"):  # the Ray Serve backend trains nowhere yet
+            raise UserFacingError(
+                "Training runs only with the in-process generation backend (GENERATION_BACKEND=local)."
+            )
         if len(attached) > MAX_ATTACHED:
             raise UserFacingError(f"Attach at most {MAX_ATTACHED} pictures to a training.")
         if self.service.training_busy or await self.records.running():

@@ -19,16 +19,14 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot import safety
 from bot.best_of import IdentityJudge
 from bot.image_check import ImageCheck
-from bot.pictures import request_for
+from bot.pictures import PictureRefused, scene_request
 from bot.settings import Settings
 from generation.engine import Engine
 from generation.identity import IdentityError, IdentityScore, ScoreMethod
 from generation.service import GenerationService
 from personas.models import Persona, SceneState
-from personas.prompting import build_prompt
 
 SCENES = (
     ("beach", SceneState(location="beach", outfit="summer dress", time_of_day="sunset")),
@@ -149,25 +147,13 @@ async def calibrate(
     if judge is None:
         raise CalibrationRefused("I have no way to judge likeness here (no face model and no IP-Adapter).")
     points = grid(persona, references_apply=engine.supports_references)
-    bases = []
-    for _, scene in SCENES:
-        built = build_prompt(
-            persona,
-            scene,
-            "selfie",
-            count_tokens=engine.count_tokens,
-            style=persona.prompt_style or settings.prompt_style,
-        )
-        # The same picture policy as every selfie; calibration pictures are always judged as safe for work.
-        decision = safety.check_picture(
-            persona, None, request="calibration", prompt=built.prompt, negative=built.negative_prompt
-        )
-        if not decision.allowed:
-            raise CalibrationRefused(f"No calibration: {decision.decline}")
-        prompt, negative = decision.harden(built.prompt, built.negative_prompt)
-        bases.append(
-            request_for(persona, prompt=prompt, negative=negative, seed=persona.seed, settings=settings, engine=engine)
-        )
+    try:
+        bases = [
+            scene_request(persona, scene, purpose="calibration", seed=persona.seed, settings=settings, engine=engine)
+            for _, scene in SCENES
+        ]
+    except PictureRefused as refusal:
+        raise CalibrationRefused(f"No calibration: {refusal}") from None
     requests = [
         dataclasses.replace(
             base,

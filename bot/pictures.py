@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from bot import safety
 from bot.settings import Settings
 from bot.webhooks import Speakable
 from generation.engine import Engine
 from generation.errors import GenerationError
 from generation.request import GenerationRequest
-from personas.models import Persona
+from personas.models import Persona, SceneState
+from personas.prompting import build_prompt
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 
@@ -59,3 +61,23 @@ def request_for(
         ip_scale=persona.ip_scale,
         identity=f"persona:{persona.id}:v{persona.version}",
     )
+
+
+class PictureRefused(Exception):
+    """The picture policy refused a picture the bot wanted to draw for itself; `str()` is the persona's words."""
+
+
+def scene_request(
+    persona: Persona, scene: SceneState, *, purpose: str, seed: int, settings: Settings, engine: Engine
+) -> GenerationRequest:
+    """A picture of `persona` in `scene` that the bot draws for itself (preview, calibration, training set),
+    through the same policy as every selfie and always judged as safe for work: checked, then hardened.
+    Raises `PictureRefused`; the caller still runs the image check on the finished picture."""
+    built = build_prompt(
+        persona, scene, "selfie", count_tokens=engine.count_tokens, style=persona.prompt_style or settings.prompt_style
+    )
+    decision = safety.check_picture(persona, None, request=purpose, prompt=built.prompt, negative=built.negative_prompt)
+    if not decision.allowed:
+        raise PictureRefused(decision.decline)
+    prompt, negative = decision.harden(built.prompt, built.negative_prompt)
+    return request_for(persona, prompt=prompt, negative=negative, seed=seed, settings=settings, engine=engine)

@@ -30,7 +30,7 @@ from bot.contact_sheet import contact_sheet
 from bot.errors import UserFacingError
 from bot.image_check import ImageCheck
 from bot.messages import generation_words
-from bot.pictures import request_for
+from bot.pictures import PictureRefused, scene_request
 from bot.progress import Throttle
 from bot.settings import Settings
 from bot.training_store import TrainingRecord, TrainingRecords, TrainingState
@@ -48,7 +48,7 @@ from generation.training import (
     recommended_settings,
 )
 from personas.models import Persona, SceneState
-from personas.prompting import build_prompt, describe_scene
+from personas.prompting import describe_scene
 from personas.store import PersonaStore
 
 if TYPE_CHECKING:
@@ -283,14 +283,12 @@ class TrainingJobs:
 
     async def _draw(self, persona: Persona, scene: SceneState, *, seed: int) -> Image.Image | None:
         """One selfie of `persona` in `scene` through the selfie path's checks; None when a check withholds it."""
-        built = build_prompt(persona, scene, "selfie", count_tokens=self.engine.count_tokens)
-        decision = safety.check_picture(persona, None, request="training picture", prompt=built.prompt,
-                                        negative=built.negative_prompt)  # fmt: skip
-        if not decision.allowed:
+        try:
+            request = scene_request(
+                persona, scene, purpose="training picture", seed=seed, settings=self.settings, engine=self.engine
+            )
+        except PictureRefused:
             return None
-        prompt, negative = decision.harden(built.prompt, built.negative_prompt)
-        request = request_for(persona, prompt=prompt, negative=negative, seed=seed, settings=self.settings,
-                              engine=self.engine)  # fmt: skip
         result = await self.service.generate(request, owner=(persona.guild_id, "training"))
         if await self.image_check.withhold(result.image, must_stay_clothed=True):
             return None

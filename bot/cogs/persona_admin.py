@@ -24,11 +24,10 @@ from bot.cogs.persona_training import PersonaTrainingCommands
 from bot.errors import UploadError, UserFacingError
 from bot.lookup import persona_names, require_persona
 from bot.persona_setup import check_text_fields, create_persona, persona_embed
-from bot.pictures import request_for
+from bot.pictures import PictureRefused, scene_request
 from bot.selfie_flow import SelfieFlow
 from bot.services import BotServices
 from personas.models import SceneState
-from personas.prompting import build_prompt
 
 log = logging.getLogger(__name__)
 
@@ -267,32 +266,20 @@ class PersonaAdmin(
     async def preview(self, interaction: discord.Interaction, name: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         persona = await require_persona(self.services.store, interaction.guild_id, name)
-        requests = []
-        for scene in PREVIEW_SCENES:
-            built = build_prompt(
-                persona,
-                scene,
-                "selfie",
-                count_tokens=self.services.engine.count_tokens,
-                style=persona.prompt_style or self.services.settings.prompt_style,
-            )
-            # The same picture policy as every selfie; a preview is always judged as safe for work.
-            decision = safety.check_picture(
-                persona, None, request="preview", prompt=built.prompt, negative=built.negative_prompt
-            )
-            if not decision.allowed:
-                raise UserFacingError(f"No preview: {decision.decline}")
-            prompt, negative = decision.harden(built.prompt, built.negative_prompt)
-            requests.append(
-                request_for(
+        try:
+            requests = [
+                scene_request(
                     persona,
-                    prompt=prompt,
-                    negative=negative,
+                    scene,
+                    purpose="preview",
                     seed=persona.seed,
                     settings=self.services.settings,
                     engine=self.services.engine,
                 )
-            )
+                for scene in PREVIEW_SCENES
+            ]
+        except PictureRefused as refusal:
+            raise UserFacingError(f"No preview: {refusal}") from None
         results = await asyncio.gather(*(self.services.service.generate(r) for r in requests))
         images = [r.image for r in results]
         for index, image in enumerate(images):

@@ -73,6 +73,7 @@ def demo_main(argv: list[str]) -> int:
 
 
 async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> list[DemoSelfie]:
+    from bot import safety
     from bot.runner import load_engine
     from generation.request import GenerationRequest
     from generation.service import GenerationService
@@ -115,9 +116,17 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
                 await store.save_scene(DEMO_GUILD, DEMO_CHANNEL, persona.id, plan.persistent_scene)
                 if not plan.selfie_request:
                     continue
+                # The same picture policy as the bot (judged as a channel that is not age-restricted).
+                decision = safety.check_picture(
+                    persona, None, request=text, prompt=plan.prompt, negative=plan.negative_prompt
+                )
+                if not decision.allowed:
+                    print(f"{persona.name:>6}: {decision.decline}")
+                    continue
+                prompt, negative = decision.harden(plan.prompt, plan.negative_prompt)
                 request = GenerationRequest(
-                    prompt=plan.prompt,
-                    negative_prompt=plan.negative_prompt,
+                    prompt=prompt,
+                    negative_prompt=negative,
                     seed=plan.seed,
                     steps=steps,
                     guidance=settings.selfie_guidance,
@@ -140,15 +149,15 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
                     persona_id=persona.id,
                     persona_version=persona.version,
                     requester_id=DEMO_USER,
-                    prompt=plan.prompt,
-                    negative=plan.negative_prompt,
+                    prompt=prompt,
+                    negative=negative,
                     seed=plan.seed,
                     parameters=result.report(),
                 )
                 await store.add_turn(DEMO_GUILD, DEMO_CHANNEL, persona.id, None, "selfie", f"sent a selfie: {shown}")
-                selfies.append(DemoSelfie(index, text, plan.prompt, plan.seed, path, shown))
+                selfies.append(DemoSelfie(index, text, prompt, plan.seed, path, shown))
                 print(f"{persona.name:>6}: [selfie {index}: {shown}] -> {path}")
-                print(f"{'':>8}prompt: {plan.prompt}")
+                print(f"{'':>8}prompt: {prompt}")
                 print(f"{'':>8}seed {plan.seed}, {steps} steps, {size}x{size}, {result.generation_s:.2f} s")
     finally:
         await service.close()

@@ -229,7 +229,10 @@ class TrainingJobs:
             if state is RunState.CANCELLED:
                 await self._end(record, message, TrainingState.CANCELLED, f"Training of **{persona.name}** cancelled.")
                 return
-            await self._edit(message, content=f"Training **{persona.name}**'s look: done, drawing the comparison…")
+            # The note (what the bootstrap kept) stays visible: a fast run may show no step line at all.
+            await self._edit(
+                message, content=f"Training **{persona.name}**'s look: done, drawing the comparison…{note}"
+            )
             await self._finish(record, persona, channel, message, folder / "lora.safetensors")
         except _Cancelled:
             await self._end(record, message, TrainingState.CANCELLED, f"Training of **{persona.name}** cancelled.")

@@ -15,6 +15,7 @@ from bot.admission import Refused
 from bot.checks import is_manager
 from bot.error_handler import reply_ephemeral
 from bot.errors import UserFacingError
+from bot.messages import RESTARTING
 from bot.selfie_request import Outcome, SelfieContext
 from bot.storage import JobKind
 from personas.models import SelfieRecord
@@ -129,7 +130,7 @@ class SelfieButton(
     async def _another_take(self, bot: SelfieBot, interaction, record, persona, channel) -> None:
         services = bot.services
         if not services.work.accepting:
-            raise UserFacingError("I'm restarting right now; ask again in a minute.")
+            raise UserFacingError(RESTARTING)
         if persona is None:
             raise UserFacingError("The persona of this selfie was deleted, so there is no other take.")
         await interaction.response.defer()

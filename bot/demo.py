@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEMO_GUILD, DEMO_CHANNEL, DEMO_USER = 1, 10, 100
@@ -74,8 +74,8 @@ def demo_main(argv: list[str]) -> int:
 
 async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> list[DemoSelfie]:
     from bot import safety
+    from bot.pictures import request_for
     from bot.runner import load_engine
-    from generation.request import GenerationRequest
     from generation.service import GenerationService
     from personas import list_example_personas
     from personas.files import load_persona_file
@@ -88,6 +88,7 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
     engine = await load_engine(settings)
     size = size or settings.selfie_size or engine.native_size
     steps = steps or (4 if settings.model == "demo" else settings.selfie_steps)
+    drawing = replace(settings, selfie_steps=steps, selfie_size=size)  # the demo's own steps and size
 
     spec = load_persona_file(next(p for p in list_example_personas() if p.stem == "mira"))
     identity = _demo_identity(settings) if settings.model == "demo" else {}
@@ -124,19 +125,8 @@ async def run_demo(settings, out: Path, steps: int | None, size: int | None) -> 
                     print(f"{persona.name:>6}: {decision.decline}")
                     continue
                 prompt, negative = decision.harden(plan.prompt, plan.negative_prompt)
-                request = GenerationRequest(
-                    prompt=prompt,
-                    negative_prompt=negative,
-                    seed=plan.seed,
-                    steps=steps,
-                    guidance=settings.selfie_guidance,
-                    width=size,
-                    height=size,
-                    lora_path=Path(persona.lora_path) if persona.lora_path else None,
-                    lora_scale=persona.lora_scale,
-                    reference_path=Path(persona.reference_path) if persona.reference_path else None,
-                    ip_scale=persona.ip_scale,
-                    identity=f"{persona.id}:{persona.version}",
+                request = request_for(
+                    persona, prompt=prompt, negative=negative, seed=plan.seed, settings=drawing, engine=engine
                 )
                 result = await service.generate(request)
                 index = len(selfies) + 1

@@ -28,7 +28,7 @@ from bot.admission import Admission, Refused, Ticket
 from bot.progress import WebhookStatus
 from bot.replies import ReplyWriter
 from bot.selfie_flow import SelfieFlow
-from bot.selfie_request import Outcome, SelfieContext
+from bot.selfie_request import SelfieContext
 from bot.services import WorkTracker
 from bot.settings import Settings
 from bot.storage import BotStore, JobKind, JobState, SelfieJob
@@ -207,7 +207,7 @@ class SelfieJobs:
                 resumable=True,
             )
             outcome = await self._flow.run(context, status)
-            if outcome.kind in {Outcome.DECLINED, Outcome.REFUSED}:
+            if outcome.requester_must_hear:
                 await self.tell(channel, persona, job.requester_id, outcome.text)
         finally:
             ticket.release()

@@ -35,6 +35,7 @@ from personas.errors import (
 )
 
 GENERIC = "Something went wrong on my side; the bot owner can find the details in the log."
+RESTARTING = "I'm restarting right now; ask again in a minute."
 NO_IP_ADAPTER = "This bot has no IP-Adapter set up (IP_ADAPTER), so it cannot use reference images."
 
 _ASSET_WORDS = {

@@ -78,8 +78,9 @@ def channel_is_age_restricted(channel: object) -> bool:
 
 def persona_text(persona: Persona) -> str:
     """Every text field of a persona: a minor cue anywhere in it counts at picture time."""
-    parts = (persona.name, persona.appearance, persona.style, persona.lora_trigger, persona.personality)
-    return " . ".join(p for p in parts if p)
+    # The negative is judged as a negative (what it removes), not as a description of the persona.
+    fields = persona_fields(persona)
+    return " . ".join(text for name, text in fields.items() if name != "negative" and text)
 
 
 def check_picture(persona: Persona, channel: object, *, request: str, prompt: str = "", negative: str = "") -> Decision:

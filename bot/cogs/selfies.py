@@ -13,6 +13,7 @@ from bot.checks import in_guild
 from bot.errors import UserFacingError
 from bot.jobs import Intake, SelfieJobs
 from bot.lookup import persona_names, personas_for, require_persona
+from bot.messages import RESTARTING
 from bot.progress import InteractionStatus
 from bot.selfie_flow import SelfieFlow
 from bot.selfie_request import SelfieContext, SelfieOutcome
@@ -31,7 +32,7 @@ class Selfies(commands.Cog):
 
     def _closing(self) -> None:
         if not self.services.work.accepting:
-            raise UserFacingError("I'm restarting right now; ask again in a minute.")
+            raise UserFacingError(RESTARTING)
 
     @app_commands.command(name="selfie", description="Ask a persona for a selfie")
     @app_commands.describe(persona="Who should send it", scene="Where they are or what they wear (optional)")

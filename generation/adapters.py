@@ -1,4 +1,8 @@
-"""Per-persona LoRA adapters: loaded once as named peft adapters, kept in an LRU cache, routed per sample."""
+"""Per-persona LoRA adapters: loaded once as named adapters, kept in an LRU cache, routed per sample.
+
+Uncompiled, every part of a LoRA is a named peft adapter. Under `COMPILE=on` the UNet part goes into
+`LoraSlots` instead (see generation/lora_slots.py: no recompiles), and only the text-encoder part stays with peft.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import torch
 
 from generation.assets import ContentHashes, load_safetensors
 from generation.errors import AssetProblem, InvalidAssetError
+from generation.lora_slots import LoraSlots, read_unet_lora
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +53,18 @@ class AdapterCache:
         self._hashes = hashes or ContentHashes()
         self._loaded: OrderedDict[str, str] = OrderedDict()  # adapter name -> content hash
         self._layers: list[torch.nn.Module] | None = None
+        self.slots: LoraSlots | None = None
         self.loads = 0
         self.hits = 0
         self.evictions = 0
+        self.outside_slots = 0  # UNet LoRAs that slots could not hold and peft loaded (a recompile each, compiled)
+
+    def attach_slots(self, slots: LoraSlots) -> None:
+        """From now on hold UNet LoRAs in `slots` (before compiling). Loaded LoRAs are unloaded: they load again,
+        into slots, when next asked for."""
+        for name in list(self._loaded):
+            self.evict(name)
+        self.slots = slots
 
     @property
     def loaded(self) -> list[str]:
@@ -77,8 +91,12 @@ class AdapterCache:
     def _load(self, path: Path, name: str) -> None:
         state_dict = load_safetensors(path)
         before = sum(1 for layer in self._all_layers() if name in layer.lora_A)
+        in_slots = False
         try:
-            self._pipe.load_lora_weights(state_dict, adapter_name=name)
+            if self.slots is None:
+                self._pipe.load_lora_weights(state_dict, adapter_name=name)
+            else:
+                in_slots = self._load_with_slots(path, state_dict, name)
         except Exception as error:
             self._forget_partial(name)
             raise InvalidAssetError(
@@ -87,18 +105,44 @@ class AdapterCache:
             ) from error
         finally:
             self._layers = None
-        if sum(1 for layer in self._all_layers() if name in layer.lora_A) <= before:
+        if not in_slots and sum(1 for layer in self._all_layers() if name in layer.lora_A) <= before:
             self._forget_partial(name)
             raise InvalidAssetError(
                 f"{path.name} does not fit the model: no LoRA layer matched", problem=AssetProblem.DOES_NOT_FIT
             )
         log.info("loaded LoRA %s from %s", name, path)
 
+    def _load_with_slots(self, path: Path, state_dict: dict, name: str) -> bool:
+        """Text-encoder part into peft, UNet part into a slot. True when the UNet part is in a slot."""
+        parts, plain = read_unet_lora(self._pipe, state_dict, name)
+        if plain and not parts:
+            return False  # a text-encoder-only LoRA
+        if plain and self.slots.fits(parts) and self.slots.has_room():
+            self.slots.put(name, parts)
+            return True
+        # DoRA, 3x3 convolutions (LoCon) or a very large rank: peft's way into the UNet, at one recompile.
+        converted, alphas, metadata = self._pipe.lora_state_dict(dict(state_dict), return_lora_metadata=True)
+        type(self._pipe).load_lora_into_unet(
+            converted, alphas, unet=self._pipe.unet, adapter_name=name, metadata=metadata, _pipeline=self._pipe
+        )
+        self.outside_slots += 1
+        log.warning("LoRA %s adapts layers the compiled UNet's slots do not cover: it costs a recompile", path.name)
+        return False
+
     def _forget_partial(self, name: str) -> None:
-        try:
-            self._pipe.delete_adapters(name)
-        except Exception:  # nothing was injected, so there is nothing to remove
-            pass
+        if self.slots is not None:
+            self.slots.release(name)
+        from diffusers.utils.peft_utils import delete_adapter_layers
+
+        # Component by component, as diffusers' `delete_adapters` does, but only where the adapter is: with slots the
+        # UNet may hold no peft adapter at all, and diffusers' UNet refuses to delete from an adapter-less model.
+        for component in _adapter_components(self._pipe):
+            if name not in (getattr(component, "peft_config", None) or {}):
+                continue
+            if hasattr(component, "delete_adapters"):
+                component.delete_adapters(name)
+            else:
+                delete_adapter_layers(component, name)
         self._layers = None
 
     def _make_room(self, keep: set[str]) -> None:
@@ -109,7 +153,7 @@ class AdapterCache:
             self.evict(victim)
 
     def evict(self, name: str) -> None:
-        self._pipe.delete_adapters(name)
+        self._forget_partial(name)
         self._loaded.pop(name, None)
         self._layers = None
         self.evictions += 1
@@ -139,15 +183,31 @@ class AdapterCache:
         return total
 
     @contextmanager
-    def route(self, adapter_names: list[str]) -> Iterator[None]:
-        """Run the next forward passes with one adapter per sample (`BASE` for none).
+    def route(self, adapter_names: list[str], scales: list[float] | None = None) -> Iterator[None]:
+        """Run the next forward passes with one adapter per sample (`BASE` for none) at its strength.
 
-        When the whole batch uses one adapter (or none), peft's plain path is used: it is as fast as a pipeline
+        Slot-held UNet parts are routed by `LoraSlots`, everything peft holds (text encoders, and the UNet when
+        uncompiled) by `_route_peft`.
+        """
+        if self.slots is None:
+            with self._route_peft(adapter_names):
+                yield
+            return
+        strengths = scales if scales is not None else [1.0] * len(adapter_names)
+        with self.slots.route([None if name == BASE else name for name in adapter_names], strengths):
+            with self._route_peft(adapter_names):
+                yield
+
+    @contextmanager
+    def _route_peft(self, adapter_names: list[str]) -> Iterator[None]:
+        """When the whole batch uses one adapter (or none), peft's plain path is used: it is as fast as a pipeline
         with a single LoRA. Mixed batches go through peft's per-sample path; diffusers passes no `adapter_names`,
         so a forward pre-hook on every LoRA layer adds them. Classifier-free guidance doubles the batch as
         [uncond..., cond...]: the names are tiled to fit.
         """
-        layers = self._all_layers()
+        # Layers without any adapter are left alone: peft keeps empty wrappers after deleting adapters, and
+        # touching their flags would change a compiled UNet's guards.
+        layers = [layer for layer in self._all_layers() if layer.lora_A]
         distinct = set(adapter_names)
         if len(distinct) == 1:
             (only,) = distinct

@@ -209,7 +209,7 @@ class Engine:
             return tensors
 
         with (
-            self.adapters.route([p.adapter or BASE for p in batch]),
+            self.adapters.route([p.adapter or BASE for p in batch], [p.request.lora_scale for p in batch]),
             _per_sample_image_embeds(self.pipe, extra),
             use_scheduler(self.pipe, first.scheduler),
             torch.inference_mode(),

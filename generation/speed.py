@@ -190,12 +190,12 @@ def apply_engine_options(engine, options: SpeedOptions, *, warm_steps: int = 2):
         engine.preview = LatentPreviewer(engine.pipe, tiny_vae_path=options.preview_vae)
     if options.compile is CompileMode.OFF:
         return None
-    from generation.compile import compile_unet
+    from generation.compile import compile_engine
     from generation.request import GenerationRequest
 
     size = engine.native_size
     warm = GenerationRequest(prompt="warm-up", seed=0, steps=warm_steps, width=size, height=size)
-    report = compile_unet(engine.pipe, warm_up=lambda: engine.run([engine.prepare(warm)]))
-    log.info("UNet compiled: warm-up %.1f s, %s", report.warm_up_s, report.stats.as_dict())
+    report = compile_engine(engine, warm)
+    log.info("UNet compiled: %s", report.as_dict())
     engine.compile_report = report
     return report

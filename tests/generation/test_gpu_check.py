@@ -30,10 +30,18 @@ def test_gpu_check_smoke_run_prints_a_passing_report():
             "service_s_per_picture",
             "mixed8_batched_pictures_per_s",
             "mixed8_in_a_row_pictures_per_s",
-            "compile_warm_up_s",
-            "compiled_s_per_picture",
-            "switch_cost_steady_s",
             "dollars_per_1000_pictures",
         ):
             assert isinstance(speed[key], float | int), key
-        assert speed["compile_counters"]["graphs"] >= 1 and speed["compile_counters"]["graph_breaks"] == 0
+    # Compiled: SD 1.5 (SDXL only with --compile-sdxl, as on a GPU, where its warm-up takes minutes).
+    sd15 = report["families"][0]
+    speed, tolerance = sd15["speed"], sd15["correctness"]["tolerance"]
+    for key in ("compile_warm_up_s", "compiled_s_per_picture", "switch_cost_steady_s", "switch_cost_first_s"):
+        assert isinstance(speed[key], float | int), key
+    counters = speed["compile_counters"]
+    assert counters["graphs_at_warm_up"] >= 1 and counters["graph_breaks"] == 0
+    # New personas, switches and the mixed batch of 8 compiled nothing after the warm-up.
+    assert counters["graphs_since_warm_up"] == 0
+    hotswap = speed["lora_hotswap"]
+    assert hotswap["vs_diffusers_max_diff"] <= tolerance and hotswap["mixed8_calls"] == 5
+    assert isinstance(speed["vae_decoder"]["speedup"], float | int)

@@ -68,6 +68,7 @@ async def load_engine(settings: Settings, device: str | None = None) -> Engine:
         ip_adapter=settings.ip_adapter,
         lora_capacity=settings.lora_cache,
         dtype=settings.dtype,
+        max_batch=settings.max_batch,
     )
 
 

@@ -159,8 +159,11 @@ def load_engine(
     ip_adapter=None,
     lora_capacity: int = 8,
     dtype: str = "auto",
+    max_batch: int | None = None,
 ):
-    """An Engine for `model` on `device` with `options` applied (see the module docstring for the order)."""
+    """An Engine for `model` on `device` with `options` applied (see the module docstring for the order).
+
+    `max_batch`: the most requests the service puts in one call (MAX_BATCH), which the compile warm-up covers."""
     import torch
 
     from generation.devices import resolve_device, resolve_dtype
@@ -177,11 +180,11 @@ def load_engine(
         fuse_speed_lora(loaded.pipe, options.speed_lora, options.speed_lora_scale)
     apply_memory_options(loaded.pipe, options, resolved)
     engine = Engine(loaded, ip_adapter=ip_adapter, lora_capacity=lora_capacity, cache_dir=Path(data_dir) / "cache")
-    apply_engine_options(engine, options)
+    apply_engine_options(engine, options, max_batch=max_batch)
     return engine
 
 
-def apply_engine_options(engine, options: SpeedOptions, *, warm_steps: int = 2):
+def apply_engine_options(engine, options: SpeedOptions, *, warm_steps: int = 2, max_batch: int | None = None):
     """Scheduler default, previews and compile on a built Engine. Returns the CompileReport or None."""
     from generation.preview import LatentPreviewer
 
@@ -190,12 +193,12 @@ def apply_engine_options(engine, options: SpeedOptions, *, warm_steps: int = 2):
         engine.preview = LatentPreviewer(engine.pipe, tiny_vae_path=options.preview_vae)
     if options.compile is CompileMode.OFF:
         return None
-    from generation.compile import compile_engine
+    from generation.compile import LARGEST_BATCH, compile_engine
     from generation.request import GenerationRequest
 
     size = engine.native_size
     warm = GenerationRequest(prompt="warm-up", seed=0, steps=warm_steps, width=size, height=size)
-    report = compile_engine(engine, warm)
+    report = compile_engine(engine, warm, largest_batch=max(max_batch or 0, LARGEST_BATCH))
     log.info("UNet compiled: %s", report.as_dict())
     engine.compile_report = report
     return report

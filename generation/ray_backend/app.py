@@ -123,6 +123,7 @@ class GenerationReplica:
             ip_adapter=self.settings.ip_adapter,
             lora_capacity=self.settings.lora_capacity,
             dtype=self.settings.dtype,
+            max_batch=self.settings.max_batch,
         )
         self.engine = engine
         self.runs: collections.deque[RunRecord] = collections.deque(maxlen=64)

@@ -180,11 +180,12 @@ async def _solo(
     owner: Hashable,
     on_progress: Callable[[ProgressEvent], None] | None,
 ) -> GenerationResult:
-    """`result`, or its request drawn once more alone when it shared a batch: batched pictures may differ from the
-    solo picture by one pixel level, and Details promise the picture its seed draws."""
+    """`result`, or its request drawn once more alone (`solo`: never batched, even on a busy GPU) when it shared a
+    batch: batched pictures may differ from the solo picture by a pixel level, and Details promise the picture its
+    seed draws."""
     if result.batch_size <= 1:
         return result
-    return await service.generate(result.request, on_progress=on_progress, owner=owner)
+    return await service.generate(result.request, on_progress=on_progress, owner=owner, solo=True)
 
 
 async def _generate_together(

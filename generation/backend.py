@@ -68,8 +68,12 @@ class GenerationBackend(Protocol):
         *,
         on_progress: ProgressCallback | None = None,
         owner: Hashable = None,
+        solo: bool = False,
     ) -> GenerationResult:
         """Queue `request` and wait for its picture.
+
+        `solo`: draw it in a pipeline call of its own, never batched with others, so the picture is exactly the one
+        its seed draws alone (a batched picture may differ by a level or so; see best of N's re-render).
 
         `on_progress` hears `ProgressEvent`s on the event loop: "queued" (1-based position), "started" (batch size),
         "step" (step / total). Requests are served round-robin between owners; an owner `(group, member)` is served

@@ -60,12 +60,13 @@ class MultiDeviceService:
         request: GenerationRequest,
         on_progress: ProgressCallback | None = None,
         owner: Hashable = None,
+        solo: bool = False,
     ) -> GenerationResult:
         index = min(range(len(self.services)), key=lambda i: (self._in_flight[i], i))
         self._in_flight[index] += 1
         self.dispatched[index] += 1
         try:
-            return await self.services[index].generate(request, on_progress=on_progress, owner=owner)
+            return await self.services[index].generate(request, on_progress=on_progress, owner=owner, solo=solo)
         finally:
             self._in_flight[index] -= 1
 

@@ -55,6 +55,7 @@ class _Job:
     on_progress: ProgressCallback | None
     number: int
     owner: Hashable = None
+    solo: bool = False  # never shares a pipeline call
     enqueued_at: float = field(default_factory=time.monotonic)
     cancelled: bool = False
 
@@ -142,8 +143,10 @@ class GenerationService:
         request: GenerationRequest,
         on_progress: ProgressCallback | None = None,
         owner: Hashable = None,
+        solo: bool = False,
     ) -> GenerationResult:
         """Queue `request` and wait for its picture. Cancelling the awaiting task withdraws a queued request.
+        `solo`: in a pipeline call of its own (see `GenerationBackend.generate`).
 
         Requests are served round-robin between owners, so nobody waits behind another owner's burst. An owner
         `(group, member)` (e.g. `(guild_id, user_id)`) is served round-robin between groups first, then between
@@ -151,7 +154,7 @@ class GenerationService:
         """
         request = with_scheduler(request, self.engine.default_scheduler)  # the report names the real sampler
         loop = asyncio.get_running_loop()
-        job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers), owner)
+        job = _Job(request, loop.create_future(), loop, on_progress, next(self._numbers), owner, solo)
         with self._condition:
             if self._closing:
                 raise ServiceClosedError("generation service is closing; request not queued")
@@ -242,9 +245,9 @@ class GenerationService:
         batch: list[_Job] = []
         lora_scales: dict[str, float] = {}
         for job in order:
-            if len(batch) == self.max_batch:
+            if len(batch) == self.max_batch or (batch and first.solo):
                 break
-            if job.group != first.group:
+            if job is not first and (job.group != first.group or job.solo):
                 continue
             lora = str(job.request.lora_path) if job.request.lora_path else None
             if lora is not None and lora_scales.setdefault(lora, job.request.lora_scale) != job.request.lora_scale:

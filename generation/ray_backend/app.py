@@ -184,7 +184,9 @@ class GenerationReplica:
             yield failure_of(error, replica=self.replica)
             return
         events: asyncio.Queue[ProgressEvent] = asyncio.Queue()
-        drawing = asyncio.create_task(self.service.generate(request, on_progress=events.put_nowait, owner=wire.owner))
+        drawing = asyncio.create_task(
+            self.service.generate(request, on_progress=events.put_nowait, owner=wire.owner, solo=wire.solo)
+        )
         try:
             while not drawing.done() or not events.empty():
                 next_event = asyncio.ensure_future(events.get())

@@ -136,6 +136,7 @@ class RayGenerationBackend:
         request: GenerationRequest,
         on_progress: ProgressCallback | None = None,
         owner: Hashable = None,
+        solo: bool = False,
     ) -> GenerationResult:
         if self._closing:
             raise ServiceClosedError("generation backend is closing; request not queued")
@@ -146,14 +147,14 @@ class RayGenerationBackend:
             )
         self._requests += 1
         try:
-            return await self._generate(request, on_progress, owner)
+            return await self._generate(request, on_progress, owner, solo)
         finally:
             self._requests -= 1
 
     async def _generate(
-        self, request: GenerationRequest, on_progress: ProgressCallback | None, owner: Hashable
+        self, request: GenerationRequest, on_progress: ProgressCallback | None, owner: Hashable, solo: bool
     ) -> GenerationResult:
-        wire = await self._wire(request, owner)
+        wire = await self._wire(request, owner, solo)
         lost: list[str] = []
         for attempt in range(1, ATTEMPTS + 1):
             if self._closing:
@@ -193,7 +194,7 @@ class RayGenerationBackend:
 
     # ----- one attempt -----------------------------------------------------------------------------------------
 
-    async def _wire(self, request: GenerationRequest, owner: Hashable) -> WireRequest:
+    async def _wire(self, request: GenerationRequest, owner: Hashable, solo: bool) -> WireRequest:
         try:
             lora = await self.assets.ship(AssetKind.LORA, request.lora_path) if request.lora_path else None
             reference = (
@@ -201,7 +202,7 @@ class RayGenerationBackend:
             )
         except OSError as error:  # the same failure the local service reports for a file it cannot read
             raise GenerationFailed(f"persona file could not be read: {type(error).__name__}: {error}") from error
-        return WireRequest.of(request, lora=lora, reference=reference, owner=owner)
+        return WireRequest.of(request, lora=lora, reference=reference, owner=owner, solo=solo)
 
     async def _attempt(self, wire: WireRequest, on_progress: ProgressCallback | None) -> Finished:
         from ray import exceptions as ray_errors

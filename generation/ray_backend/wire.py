@@ -48,6 +48,7 @@ class WireRequest:
     lora: WireAsset | None = None
     reference: WireAsset | None = None
     owner: Hashable = None
+    solo: bool = False  # drawn in a pipeline call of its own on the replica
 
     @classmethod
     def of(
@@ -57,9 +58,10 @@ class WireRequest:
         lora: WireAsset | None,
         reference: WireAsset | None,
         owner: Hashable = None,
+        solo: bool = False,
     ) -> WireRequest:
         parameters = {key: value for key, value in asdict(request).items() if key not in _PATH_FIELDS}
-        return cls(parameters=parameters, lora=lora, reference=reference, owner=owner)
+        return cls(parameters=parameters, lora=lora, reference=reference, owner=owner, solo=solo)
 
     @property
     def look_id(self) -> str:

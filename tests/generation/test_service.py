@@ -92,6 +92,21 @@ async def test_incompatible_requests_are_not_batched(make_service):
     assert sorted(map(tuple, counting.batches)) == [("small",), ("wide",)]
 
 
+async def test_a_solo_request_never_shares_a_pipeline_call(make_service, engine):
+    service, counting = make_service(max_batch=4, batch_window_s=0.2)
+    solo = tiny_request("exact", seed=5)
+    results = await asyncio.gather(
+        service.generate(tiny_request("beach", seed=1)),
+        service.generate(solo, solo=True),
+        service.generate(tiny_request("park", seed=2)),
+        service.generate(tiny_request("cafe", seed=3)),
+    )
+    assert sorted(map(tuple, counting.batches)) == [("beach", "park", "cafe"), ("exact",)]
+    assert [result.batch_size for result in results] == [3, 1, 3, 3]
+    # Exactly the picture its seed draws alone: what best of N's re-render and Details promise.
+    assert max_pixel_difference(results[1].image, engine.run([engine.prepare(solo)])[0]) == 0
+
+
 async def test_a_failing_request_fails_alone_and_the_service_keeps_serving(make_service, tmp_path):
     service, _ = make_service(max_batch=4, batch_window_s=0.2)
     bad_lora = tmp_path / "bad.safetensors"

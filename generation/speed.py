@@ -184,8 +184,18 @@ def load_engine(
     return engine
 
 
-def apply_engine_options(engine, options: SpeedOptions, *, warm_steps: int = 2, max_batch: int | None = None):
-    """Scheduler default, previews and compile on a built Engine. Returns the CompileReport or None."""
+def apply_engine_options(
+    engine,
+    options: SpeedOptions,
+    *,
+    warm_steps: int = 2,
+    max_batch: int | None = None,
+    compile_backend: str = "inductor",
+):
+    """Scheduler default, previews and compile on a built Engine. Returns the CompileReport or None.
+
+    `max_batch`: MAX_BATCH, the largest batch the compile warm-up covers (None: the service's GPU default and best
+    of N fit in `LARGEST_BATCH`). `compile_backend`: "eager" in tests (same graphs, no code generation)."""
     from generation.preview import LatentPreviewer
 
     engine.default_scheduler = options.scheduler.value
@@ -198,7 +208,7 @@ def apply_engine_options(engine, options: SpeedOptions, *, warm_steps: int = 2, 
 
     size = engine.native_size
     warm = GenerationRequest(prompt="warm-up", seed=0, steps=warm_steps, width=size, height=size)
-    report = compile_engine(engine, warm, largest_batch=max(max_batch or 0, LARGEST_BATCH))
+    report = compile_engine(engine, warm, largest_batch=max_batch or LARGEST_BATCH, backend=compile_backend)
     log.info("UNet compiled: %s", report.as_dict())
     engine.compile_report = report
     return report

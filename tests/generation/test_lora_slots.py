@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
-from generation.compile import compile_engine
 from generation.demo_kit import build_demo_lora
 from generation.loading import load_pipeline
+from generation.speed import SpeedOptions, apply_engine_options
+from generation.training.export import LoraFormat, save_lora
 from tests.generation.conftest import make_engine, max_pixel_difference, tiny_request
 
 TARGETS = [
@@ -38,6 +39,19 @@ def lora_files(demo_kit, tmp_path_factory) -> dict[str, Path]:
     for name, (seed, rank, targets, text_encoder) in specs.items():
         files[name] = folder / f"{name}.safetensors"
         save_file(build_demo_lora(maker, seed, rank, targets, text_encoder), str(files[name]))
+    # The kohya layout web UIs share, with alphas that differ from the rank (a scale of its own per layer).
+    files["kohya"] = save_lora(
+        folder / "kohya.safetensors",
+        build_demo_lora(maker, 302, 8, TARGETS[0] + ["proj_in"]),
+        lora_format=LoraFormat.KOHYA,
+        dtype=torch.float32,
+    )
+    kohya = load_file(str(files["kohya"]))
+    alphas = [key for key in kohya if key.endswith(".alpha")]
+    assert alphas
+    for index, key in enumerate(alphas):
+        kohya[key] = torch.tensor(2.0 if index % 2 else 12.0)
+    save_file(kohya, str(files["kohya"]))
     return files
 
 
@@ -45,7 +59,11 @@ def lora_files(demo_kit, tmp_path_factory) -> dict[str, Path]:
 def compiled(demo_kit, tmp_path_factory):
     """A compiled engine with room for three personas, so loading more reuses slots."""
     engine = make_engine(demo_kit, tmp_path_factory.mktemp("compiled-cache"), lora_capacity=3)
-    report = compile_engine(engine, tiny_request(seed=0), largest_batch=5, backend="eager")
+    # The COMPILE=on path of load_engine, with MAX_BATCH=5 and dynamo's eager backend.
+    report = apply_engine_options(
+        engine, SpeedOptions.from_env({"COMPILE": "on", "PREVIEW": "off"}), max_batch=5, compile_backend="eager"
+    )
+    assert engine.compile_report is report
     return engine, report
 
 
@@ -72,6 +90,8 @@ def test_new_personas_switches_and_mixed_batches_compile_nothing(compiled, engin
     assert len(personas) > 8  # more than dynamo's default recompile limit, with only three slots
     for index, path in enumerate(personas):
         assert_same_pictures(compiled_engine, engine, [tiny_request(seed=index, lora_path=path, lora_scale=0.8)])
+    # A kohya file with its own alphas is read as diffusers reads it.
+    assert_same_pictures(compiled_engine, engine, [tiny_request(seed=15, lora_path=lora_files["kohya"])])
     # Switching back to an evicted persona, a mixed batch of three (one without a LoRA), a batch of five.
     mixed = [
         tiny_request(seed=20, lora_path=personas[0]),

@@ -17,6 +17,7 @@ import torch
 
 from generation.assets import ContentHashes, load_safetensors
 from generation.errors import AssetProblem, InvalidAssetError
+from generation.kohya_text_encoder import rename_text_encoder_layers
 from generation.lora_slots import LoraSlots, read_unet_lora
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class AdapterCache:
         return name, digest
 
     def _load(self, path: Path, name: str) -> None:
-        state_dict = load_safetensors(path)
+        state_dict = rename_text_encoder_layers(self._pipe, load_safetensors(path))
         before = sum(1 for layer in self._all_layers() if name in layer.lora_A)
         in_slots = False
         try:

@@ -121,8 +121,9 @@ def fuse_speed_lora(pipe, path: Path, scale: float) -> None:
     as diffusers documents for `fuse_lora` + `unload_lora_weights`)."""
     from generation.assets import load_safetensors
     from generation.errors import AssetProblem, InvalidAssetError
+    from generation.kohya_text_encoder import rename_text_encoder_layers
 
-    state_dict = load_safetensors(Path(path))
+    state_dict = rename_text_encoder_layers(pipe, load_safetensors(Path(path)))
     try:
         pipe.load_lora_weights(state_dict, adapter_name=SPEED_ADAPTER)
         components = [name for name in pipe._lora_loadable_modules if getattr(pipe, name, None) is not None]

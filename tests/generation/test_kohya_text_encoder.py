@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers.utils import convert_state_dict_to_kohya
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from generation.demo_kit import build_demo_lora
 from generation.errors import InvalidAssetError
@@ -61,16 +61,10 @@ def test_web_ui_text_encoder_layers_load_like_the_diffusers_file(engine, lora_pa
     plain = engine.run([engine.prepare(tiny_request(seed=61))])[0]
     assert max_pixel_difference(expected, plain) > 8
     # The text-encoder part really counts: without it the picture is another one.
-    unet_only = tiny_request(seed=61, lora_path=lora_pair[0].with_name("unet-only.safetensors"), lora_scale=0.9)
-    weights = {k: v for k, v in web_ui_layout_file(web_ui_file).items() if not k.startswith("lora_te_")}
+    unet_only = tiny_request(seed=61, lora_path=web_ui_file.with_name("unet-only.safetensors"), lora_scale=0.9)
+    weights = {k: v for k, v in load_file(str(web_ui_file)).items() if not k.startswith("lora_te_")}
     save_file(weights, str(unet_only.lora_path))
     assert max_pixel_difference(engine.run([engine.prepare(unet_only)])[0], expected) > 1
-
-
-def web_ui_layout_file(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 def test_a_web_ui_file_for_another_text_encoder_still_says_it_does_not_fit(engine, tmp_path):

@@ -134,7 +134,8 @@ async def serve(engine: Engine, requests: list[GenerationRequest], *, max_batch:
         await service.close()
 
 
-def check_family(family: str, args, device: torch.device, dtype: torch.dtype, work: Path) -> dict:
+def check_family(family: str, args, device: torch.device, dtype: torch.dtype, work: Path, saved=None) -> dict:
+    """Correctness and speed for one architecture. `saved(report)` keeps the report so far after each section."""
     smoke = args.smoke
     pipe, size, steps = build_family(family, smoke)
     loras = []
@@ -206,10 +207,15 @@ def check_family(family: str, args, device: torch.device, dtype: torch.dtype, wo
         "mixed8_speedup": round(row_s / batch_s, 2),
     }
 
+    report["speed"] = speed
+    if saved is not None:
+        saved(report)  # the compile sections take minutes: what is measured so far survives a timeout
     # Compiled (inductor on a GPU; dynamo's eager backend in smoke runs, where inductor takes minutes on a CPU).
     if family == "sd15" or args.compile_sdxl:
         backend = "eager" if smoke else "inductor"
         speed.update(compiled_figures(engine, base, mixed, loras, device, backend, repeats, raw))
+        if saved is not None:
+            saved(report)
         speed["lora_hotswap"] = hotswap_figures(
             hotswap_pipe, base, mixed, loras, union, device, backend, reference_pictures
         )
@@ -220,7 +226,6 @@ def check_family(family: str, args, device: torch.device, dtype: torch.dtype, wo
     per_picture = speed.get("compiled_s_per_picture", speed["service_s_per_picture"])
     speed["dollars_per_1000_pictures"] = round(1000 * per_picture * args.dollars_per_hour / 3600, 4)
     speed["dollars_per_1000_pictures_batched8"] = round(1000 * args.dollars_per_hour / 3600 / (8 / batch_s), 4)
-    report["speed"] = speed
     return report
 
 
@@ -325,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dollars-per-hour", type=float, default=3.5, help="machine price for the cost column")
     parser.add_argument("--compile-sdxl", action="store_true", help="also compile SDXL (adds minutes of warm-up)")
     parser.add_argument("--families", default="sd15,sdxl")
+    parser.add_argument("--json", type=Path, help="also write the report here, after every section (kept on timeout)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -338,12 +344,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.smoke:
         result["note"] = "smoke run: tiny shapes, 2 steps, dynamo's eager backend; the timings are not measurements"
+
+    def save(families: list[dict], finished: bool) -> None:
+        if args.json is not None:
+            partial = {**result, "families": families, "finished": finished}
+            partial["seconds"] = round(time.perf_counter() - started, 1)
+            args.json.write_text(json.dumps(partial, indent=2))
+
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         for family in args.families.split(","):
-            result["families"].append(check_family(family.strip(), args, device, dtype, Path(folder)))
+            done = list(result["families"])
+            report = check_family(
+                family.strip(), args, device, dtype, Path(folder), saved=lambda r, d=done: save([*d, r], False)
+            )
+            result["families"].append(report)
             torch._dynamo.reset()  # each family compiles from scratch
     result["ok"] = all(f["correctness"]["ok"] for f in result["families"])
     result["seconds"] = round(time.perf_counter() - started, 1)
+    save(result["families"], True)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 

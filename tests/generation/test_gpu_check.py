@@ -9,9 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_gpu_check_smoke_run_prints_a_passing_report():
+def test_gpu_check_smoke_run_prints_a_passing_report(tmp_path):
+    saved = tmp_path / "gpu-check.json"
     done = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--device", "cpu", "--smoke"],
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--device", "cpu", "--smoke", "--json", str(saved)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -19,6 +20,8 @@ def test_gpu_check_smoke_run_prints_a_passing_report():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
+    written = json.loads(saved.read_text())  # written after every section, so a cut-short run keeps its figures
+    assert written["finished"] and written["families"] == report["families"]
     assert report["ok"] and report["smoke"] and [f["family"] for f in report["families"]] == ["sd15", "sdxl"]
     for family in report["families"]:
         correctness = family["correctness"]

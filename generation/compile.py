@@ -4,8 +4,8 @@
 (wrapping it in an `OptimizedModule` would hide the peft layers behind `_orig_mod`). Persona LoRAs go into
 `generation/lora_slots.py`'s fixed slots, so loading, switching and mixing personas compile nothing; peft's own
 loading added modules, and every new persona cost a recompile until dynamo's limit froze the UNet in eager mode.
-Shapes are left to dynamo's automatic dynamic mode: the warm-up runs batches of one and two, after which the batch
-dimension is symbolic and any batch size reuses the graph. `GraphCounter` counts every graph the backend is asked
+Shapes are left to dynamo's automatic dynamic mode: the warm-up runs batches of one, two and MAX_BATCH requests,
+after which the batch dimension is symbolic and every batch size up to MAX_BATCH reuses a graph. `GraphCounter` counts every graph the backend is asked
 to compile, so a recompile anywhere shows in `engine.compile_report` and in `benchmarks/gpu_check.py`'s output.
 """
 

@@ -85,11 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def step(label: str, requests: list[GenerationRequest]) -> None:
             graphs, started = report.counter.graphs, time.perf_counter()
-            pinned, prepared = set(), []
-            for request in requests:
-                prepared.append(engine.prepare(request, pinned))
-                pinned.add(prepared[-1].adapter)
-            got = engine.run(prepared)
+            got = engine.run(engine.prepare_batch(requests))
             seconds = time.perf_counter() - started
             expected = plain.run([plain.prepare(r) for r in requests])
             result["steps"].append(

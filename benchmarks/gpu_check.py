@@ -234,11 +234,7 @@ def compiled_figures(engine, base, mixed, loras, device, backend: str, repeats: 
     report = compile_engine(engine, base, backend=backend)
 
     def draw(requests):
-        pinned, prepared = set(), []
-        for request in requests:
-            prepared.append(engine.prepare(request, pinned))
-            pinned.add(prepared[-1].adapter)
-        return engine.run(prepared)
+        return engine.run(engine.prepare_batch(requests))
 
     compiled = [timed(device, lambda s=s: draw([replace(base, seed=s)]))[0] for s in range(repeats)]
     steady = min(compiled)

@@ -184,7 +184,7 @@ class AdapterCache:
         return total
 
     @contextmanager
-    def route(self, adapter_names: list[str], scales: list[float] | None = None) -> Iterator[None]:
+    def route(self, adapter_names: list[str], scales: list[float]) -> Iterator[None]:
         """Run the next forward passes with one adapter per sample (`BASE` for none) at its strength.
 
         Slot-held UNet parts are routed by `LoraSlots`, everything peft holds (text encoders, and the UNet when
@@ -194,8 +194,7 @@ class AdapterCache:
             with self._route_peft(adapter_names):
                 yield
             return
-        strengths = scales if scales is not None else [1.0] * len(adapter_names)
-        with self.slots.route([None if name == BASE else name for name in adapter_names], strengths):
+        with self.slots.route([None if name == BASE else name for name in adapter_names], scales):
             with self._route_peft(adapter_names):
                 yield
 

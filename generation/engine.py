@@ -177,6 +177,17 @@ class Engine:
             prepared.embeddings, prepared.reference_hash = self.references.get(Path(request.reference_path))
         return prepared
 
+    def prepare_batch(self, requests: list[GenerationRequest]) -> list[PreparedRequest]:
+        """`prepare` for requests that will share one `run`: their adapters stay resident while the others load.
+        (The service does the same per job, keeping a failing request's error to that request.)"""
+        pinned: set[str] = set()
+        prepared = []
+        for request in requests:
+            prepared.append(self.prepare(request, pinned))
+            if prepared[-1].adapter:
+                pinned.add(prepared[-1].adapter)
+        return prepared
+
     def run(
         self,
         batch: list[PreparedRequest],

@@ -62,14 +62,10 @@ class SlotRouter:
     of any size changes no guard (side tensors of per-batch shapes would each need a graph of their own).
     """
 
-    def __init__(self, rows: int = 32) -> None:
+    def __init__(self, device: torch.device, rows: int = 32) -> None:
         self.active = False
-        self.index = torch.zeros(rows, dtype=torch.long)
-        self.scale = torch.zeros(rows)
-
-    def to(self, device: torch.device) -> None:
-        self.index = self.index.to(device)
-        self.scale = self.scale.to(device)
+        self.index = torch.zeros(rows, dtype=torch.long, device=device)
+        self.scale = torch.zeros(rows, device=device)
 
     def fill(self, indexes: list[int], scales: list[float]) -> None:
         """Row j of the UNet's batch is sample j mod n: classifier-free guidance stacks [uncond..., cond...]."""
@@ -94,7 +90,7 @@ class SlotLayer:
         self.router = router
         self.down = torch.zeros(slots + 1, rank, self.in_features, device=weight.device, dtype=weight.dtype)
         self.up = torch.zeros(slots + 1, self.out_features, rank, device=weight.device, dtype=weight.dtype)
-        self.handle = module.register_forward_hook(self._add_lora)
+        module.register_forward_hook(self._add_lora)  # for the module's lifetime: the graph never changes
 
     @property
     def rank(self) -> int:
@@ -136,8 +132,7 @@ class LoraSlots:
     def __init__(self, unet: torch.nn.Module, slots: int, rank: int = FIRST_RANK) -> None:
         if slots < 1:
             raise ValueError("LoRA slots need room for at least one adapter.")
-        self.router = SlotRouter()
-        self.router.to(unet.device)
+        self.router = SlotRouter(unet.device)
         self.count = slots
         self.layers = {
             name: SlotLayer(module, slots, rank, self.router) for name, module in eligible_layers(unet).items()
@@ -188,9 +183,6 @@ class LoraSlots:
             del self._owner[slot]
             for layer in self.layers.values():
                 layer.fill(slot, None)
-
-    def memory_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for layer in self.layers.values() for t in (layer.down, layer.up))
 
     @contextmanager
     def route(self, names: list[str | None], scales: list[float]) -> Iterator[None]:

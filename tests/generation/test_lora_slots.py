@@ -68,13 +68,7 @@ def compiled(demo_kit, tmp_path_factory):
 
 
 def draw(engine, requests):
-    """As the service does: adapters in this batch are pinned while the others load."""
-    pinned, prepared = set(), []
-    for request in requests:
-        prepared.append(engine.prepare(request, pinned))
-        if prepared[-1].adapter:
-            pinned.add(prepared[-1].adapter)
-    return engine.run(prepared)
+    return engine.run(engine.prepare_batch(requests))
 
 
 def assert_same_pictures(compiled_engine, plain_engine, requests):

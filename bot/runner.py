@@ -26,21 +26,11 @@ from generation.backend import BackendKind, GenerationBackend, ModelFacts
 from generation.engine import Engine
 from generation.errors import GenerationError
 from generation.multi_device import device_list, serve_engines
+from generation.speed import SPEED_SETTINGS
 from generation.speed import load_engine as speed_load_engine
 from personas.store import PersonaStore
 
 log = logging.getLogger(__name__)
-
-SPEED_SETTINGS = (
-    "SCHEDULER",
-    "SPEED_LORA",
-    "SPEED_LORA_SCALE",
-    "COMPILE",
-    "OFFLOAD",
-    "VAE_TILING",
-    "PREVIEW",
-    "PREVIEW_VAE",
-)
 
 NO_TOKEN = (
     "DISCORD_TOKEN is not set: put your bot token in the environment or in .env (see .env.example), "

@@ -36,6 +36,18 @@ class OffloadMode(StrEnum):
 SPEED_LORA_STEPS = 6
 SPEED_LORA_GUIDANCE = 1.5
 
+# The settings `SpeedOptions.from_env` reads: the bot hands exactly these to Ray replicas, which load their own engine.
+SPEED_SETTINGS = (
+    "SCHEDULER",
+    "SPEED_LORA",
+    "SPEED_LORA_SCALE",
+    "COMPILE",
+    "OFFLOAD",
+    "VAE_TILING",
+    "PREVIEW",
+    "PREVIEW_VAE",
+)
+
 
 @dataclass(frozen=True)
 class SpeedOptions:
